@@ -90,6 +90,7 @@ CREATE TABLE IF NOT EXISTS ${schema}.ingestion_runs (
   delete_failures     INT       COMMENT 'Deletes SQS refused; those messages come back and are recognised as redeliveries',
   bytes               BIGINT    COMMENT 'Bytes fetched from S3',
   elapsed_s           DOUBLE    COMMENT 'Wall time of the run in seconds',
+  idle_s              DOUBLE    COMMENT 'Seconds spent in receives that returned nothing (long polls on an empty queue)',
   error_message       STRING    COMMENT 'Why the run failed, if it did',
   kit_version         STRING    COMMENT 'idp_kit version that ran'
 ) USING DELTA
