@@ -33,7 +33,7 @@ setuptools.setup(
     ],
     python_requires=">=" + cfg["min_python"],
     packages=setuptools.find_packages(include=[cfg["lib_name"], cfg["lib_name"] + ".*"]),
-    package_data={cfg["lib_name"]: ["*.json", "sql/*.sql"]},
+    package_data={cfg["lib_name"]: ["*.json", "sql/*.sql", "samples/*"]},
     include_package_data=True,
     install_requires=req("requirements"),
     extras_require={"local": req("local_requirements"), "dev": req("dev_requirements")},

@@ -1,0 +1,65 @@
+"""`idp-kit simulate` end to end, as a user runs it: the issue's "Done when" checks on a fresh local stack."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import SAMPLES
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    # GIVEN a fresh working directory; WHEN the user runs the simulation with --json
+    import subprocess
+    from conftest import idp_kit_command
+    proc = subprocess.run([str(idp_kit_command()), "simulate", "--json"], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path_factory.mktemp("sim"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def test_nothing_lost_or_duplicated(report):
+    assert report["ok"] is True
+    assert report["lost_revisions"] == [] and report["duplicated_results"] == []
+    assert report["duplicated_metadata"] == [] and not any(report["lost_events"].values())
+    assert all(sum(d.values()) == 0 for d in report["queues_left"].values()), report["queues_left"]
+
+
+def test_every_revision_has_one_result_row(report):
+    samples = [p for p in SAMPLES.iterdir() if p.is_file() and p.name != "README.md"]
+    assert report["uploads"] == len(samples) + 1  # the first sample is uploaded twice
+    assert report["table_rows"]["document_results"] == report["distinct_revisions"] == len(samples)
+    assert sum(report["documents_by_status"].values()) == report["distinct_revisions"]
+
+
+def test_bad_files_are_recorded_with_their_error(report):
+    by_key = {f["key"].rsplit("/", 1)[-1]: (f["status"], f["error_code"]) for f in report["failures"]}
+    assert by_key["corrupt_truncated.pdf"] == ("failed", "corrupt")
+    assert by_key["encrypted.pdf"] == ("failed", "encrypted")
+    assert by_key["empty.txt"] == ("failed", "empty")
+    assert by_key["scanned_receipt.png"] == ("unsupported", "unsupported_type")
+    assert all(f["error_message"] for f in report["failures"])
+
+
+def test_duplicate_upload_is_recorded_not_reparsed(report):
+    first = sorted(p.name for p in SAMPLES.iterdir() if p.is_file() and p.name != "README.md")[0]
+    assert report["duplicates"] == [f"incoming/{first}"]
+    ingest = report["messages_by_status"]["idp-kit-ingest"]
+    assert ingest["duplicate"] == 1 and ingest["ignored"] == 1  # the duplicate, and the s3:TestEvent
+
+
+def test_every_message_has_one_metadata_row_per_queue(report):
+    # the ingest queue and the audit queue each received every upload, plus the s3:TestEvent
+    for queue, statuses in report["messages_by_status"].items():
+        assert sum(statuses.values()) == report["uploads"] + 1, (queue, statuses)
+    assert report["table_rows"]["raw_ingestion_metadata"] == 2 * (report["uploads"] + 1)
+
+
+def test_readable_summary(idp_kit, tmp_path):
+    proc = idp_kit("simulate", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "nothing lost, nothing duplicated" in proc.stdout
+    assert "documents by status:" in proc.stdout and "Delta rows:" in proc.stdout
