@@ -31,8 +31,9 @@ sync-check: install-dev
 	@git diff --exit-code --stat -- idp_kit || (echo "nbdev_export changed idp_kit/: edit the notebooks, export, commit both" && exit 1)
 	@test -z "$$(git status --porcelain -- idp_kit nbs)" || (git status --porcelain -- idp_kit nbs; echo "untracked files under idp_kit/ or nbs/" && exit 1)
 
+## Notebook tests start Sail servers in-process: keep its Rust logging to errors.
 nbdev-test: install-dev
-	PATH=$(BIN):$$PATH $(BIN)/nbdev_test --n_workers 2
+	RUST_LOG=error PATH=$(BIN):$$PATH $(BIN)/nbdev_test --n_workers 2
 
 pytest: install-dev
 	PATH=$(BIN):$$PATH $(BIN)/python -m pytest

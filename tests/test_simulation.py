@@ -30,8 +30,8 @@ def test_nothing_lost_or_duplicated(report):
 
 def test_every_revision_has_one_result_row(report):
     samples = [p for p in SAMPLES.iterdir() if p.is_file() and p.name != "README.md"]
-    assert report["uploads"] == len(samples) + 1  # the first sample is uploaded twice
-    assert report["table_rows"]["document_results"] == report["distinct_revisions"] == len(samples)
+    assert report["uploads"] == len(samples) + 2  # the first sample again (same bytes), and a text sample revised
+    assert report["table_rows"]["document_results"] == report["distinct_revisions"] == len(samples) + 1
     assert sum(report["documents_by_status"].values()) == report["distinct_revisions"]
 
 
@@ -49,6 +49,12 @@ def test_duplicate_upload_is_recorded_not_reparsed(report):
     assert report["duplicates"] == [f"incoming/{first}"]
     ingest = report["messages_by_status"]["idp-kit-ingest"]
     assert ingest["duplicate"] == 1 and ingest["ignored"] == 1  # the duplicate, and the s3:TestEvent
+
+
+def test_new_content_under_an_old_key_is_a_new_revision(report):
+    [(key, n)] = report["revisions"].items()
+    assert n == 2 and key.endswith((".txt", ".md"))
+    assert key not in report["duplicates"]
 
 
 def test_every_message_has_one_metadata_row_per_queue(report):
