@@ -30,7 +30,7 @@ setuptools.setup(
         "Programming Language :: Python :: 3",
     ],
     python_requires=">=" + cfg["min_python"],
-    packages=setuptools.find_packages(include=[cfg["lib_name"], cfg["lib_name"] + ".*"]),
+    packages=setuptools.find_namespace_packages(include=[cfg["lib_name"], cfg["lib_name"] + ".*"]),  # sql/ and samples/ are data folders
     package_data={cfg["lib_name"]: ["*.json", "sql/*.sql", "samples/*"]},
     include_package_data=True,
     install_requires=req("requirements"),
