@@ -3,8 +3,9 @@
 -- The one source of the tables' DDL. The kit runs it on the local engine (Sail) and prints it for
 -- Databricks SQL with `idp-kit sql render --schema main.idp_kit`. Two placeholders:
 --   ${schema}    the schema (`catalog.schema` on Databricks) that holds the tables;
---   ${location}  a directory or s3:// URI for the tables' files. Lines that mention it are dropped when no
---                location is configured, which makes the tables managed (the Databricks default).
+--   ${location}  a directory or s3:// URI for the tables' files (each schema gets a folder of its own below it).
+--                Lines that mention it are dropped when no location is configured, which makes the tables
+--                managed (the Databricks default).
 -- Statements end with a semicolon at the end of a line. Writes are MERGEs keyed as each table says, so a
 -- redelivered message or a re-sent event for the same object version never adds a row.
 
@@ -39,7 +40,7 @@ CREATE TABLE IF NOT EXISTS ${schema}.raw_ingestion_metadata (
   raw_body            STRING    COMMENT 'The message body exactly as received, for replay',
   updated_at          TIMESTAMP COMMENT 'When the row was last written (UTC)'
 ) USING DELTA
-LOCATION '${location}/raw_ingestion_metadata'
+LOCATION '${location}/${schema}/raw_ingestion_metadata'
 COMMENT 'One row per SQS message and S3 record, keyed by (queue_name, message_id, record_index); a redelivery updates its row';
 
 CREATE TABLE IF NOT EXISTS ${schema}.document_results (
@@ -65,7 +66,7 @@ CREATE TABLE IF NOT EXISTS ${schema}.document_results (
   run_id              STRING    COMMENT 'Poller run that wrote the row',
   processed_at        TIMESTAMP COMMENT 'When the document was parsed (UTC)'
 ) USING DELTA
-LOCATION '${location}/document_results'
+LOCATION '${location}/${schema}/document_results'
 COMMENT 'One row per document revision, keyed by (document_id, revision_id); a duplicate delivery never adds one';
 
 CREATE TABLE IF NOT EXISTS ${schema}.ingestion_runs (
@@ -94,5 +95,5 @@ CREATE TABLE IF NOT EXISTS ${schema}.ingestion_runs (
   error_message       STRING    COMMENT 'Why the run failed, if it did',
   kit_version         STRING    COMMENT 'idp_kit version that ran'
 ) USING DELTA
-LOCATION '${location}/ingestion_runs'
+LOCATION '${location}/${schema}/ingestion_runs'
 COMMENT 'One row per poller run, keyed by run_id; written when the run starts and when it ends';
