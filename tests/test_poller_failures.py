@@ -9,6 +9,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from botocore.config import Config
 from conftest import FIXTURES
 from idp_kit.local import LocalStack, _listening, _pid_alive
 from idp_kit.settings import Settings, aws_client_kwargs
-from idp_kit.sqs_batch_ingestion import BatchContext, delete_messages, process_batch, run_poller
+from idp_kit.sqs_batch_ingestion import BatchContext, VisibilityHeartbeat, delete_messages, process_batch, run_poller
 from idp_kit.tracking import MessageStatus, ensure_tables
 
 pytestmark = pytest.mark.slow
@@ -150,11 +151,14 @@ def test_unreachable_s3_leaves_the_message_for_a_retry(stack, aws):
     out = process_batch([msg], BatchContext(settings, stack.spark(), s3, settings.ingest_queue, run_id="r-unreachable"))
     # THEN the record is retrying with the connection error, and the message is not among those to delete
     [rec] = out.records
-    assert rec.status == MessageStatus.retrying and out.deletable == [] and out.results == []
+    assert rec.status == MessageStatus.retrying and out.settled == [] and out.results == []
     assert "incoming/red flower.pdf" in rec.error_message and "connect" in rec.error_message.lower(), rec.error_message
     # AND its error code says the fetch failed transiently, not that a parser crashed
-    assert rec.error_code != "parser_error", (f"a transient fetch failure is recorded as error_code={rec.error_code!r}, "
-                                              "which ErrorCode documents as 'the parser raised something unexpected (a bug)'")
+    assert rec.error_code == "fetch_failed"
+    # AND on the last delivery SQS allows, the same failure is recorded as dead_lettered (SQS moves it to the DLQ next)
+    last = msg | {"Attributes": {"ApproximateReceiveCount": str(settings.max_receive_count)}}
+    out = process_batch([last], BatchContext(settings, stack.spark(), s3, settings.ingest_queue, run_id="r-unreachable"))
+    assert (out.records[0].status, out.settled) == (MessageStatus.dead_lettered, [])
 
 
 # ---------------------------------------------------------------- DeleteMessageBatch partly failing
@@ -241,6 +245,42 @@ def test_poison_messages_are_settled_without_crashing(stack, aws):
     assert [r["object_key"] for r in res] == ["incoming/poison-good.txt", "incoming/red flower.pdf"]
 
 
+def test_values_s3_cannot_hold_are_malformed_records_not_a_crash(stack, aws):
+    settings = isolated(stack, "pf_out_of_range")
+    # GIVEN one message whose records break S3's limits (huge size, lone surrogate, CRLF ETag, empty key, bad
+    # sequencer, bad bucket) beside a good record, and the object the good record names
+    aws.s3.put_object(Bucket=aws.bucket, Key="incoming/poison-sibling.txt", Body=b"The sibling survives.")
+    aws.drain()
+    mid = aws.send_fixture_body("malformed_record_values_out_of_range.json")
+    # WHEN one run polls
+    run = poll(stack, settings)
+    # THEN the run succeeds, the six bad records are malformed with their reason, the good one is processed
+    # (its ETag differs from the crafted one, so it is the key's current content), and the message is acknowledged
+    assert (run.status, run.records, run.malformed, run.processed, run.retrying, run.deleted) == ("succeeded", 7, 6, 1, 0, 1)
+    meta = rows(stack, f"SELECT record_index, status, error_code, error_message FROM {settings.delta_schema}.raw_ingestion_metadata "
+                       f"WHERE message_id = '{mid}' ORDER BY record_index")
+    assert [m["status"] for m in meta] == ["malformed"] * 6 + ["processed"]
+    assert "size input should be less than or equal to" in meta[0]["error_message"] and "bucket" in meta[5]["error_message"]
+    assert aws.depth() == 0
+
+
+def test_visibility_is_extended_while_a_batch_is_worked_on(stack, aws):
+    # GIVEN a message received with a 1 s visibility timeout
+    aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody="slow work")
+    [msg] = aws.sqs.receive_message(QueueUrl=aws.queue_url, VisibilityTimeout=1, WaitTimeSeconds=1)["Messages"]
+    # WHEN the work takes three times as long, under the heartbeat
+    with VisibilityHeartbeat(aws.sqs, aws.queue_url, [msg["ReceiptHandle"]], timeout_s=1) as beat:
+        time.sleep(3)
+        # THEN no other consumer could receive it meanwhile
+        assert aws.sqs.receive_message(QueueUrl=aws.queue_url, WaitTimeSeconds=0).get("Messages", []) == []
+    assert beat.extensions >= 3
+    # AND once the heartbeat stops, the message comes back after its timeout (it was never deleted)
+    time.sleep(1.5)
+    again = aws.sqs.receive_message(QueueUrl=aws.queue_url, WaitTimeSeconds=1).get("Messages", [])
+    assert [m["MessageId"] for m in again] == [msg["MessageId"]]
+    aws.sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=again[0]["ReceiptHandle"])
+
+
 # ---------------------------------------------------------------- objects gone or changed before the poll
 
 def test_object_deleted_before_the_poll_fails_as_missing(stack, aws):
@@ -283,7 +323,7 @@ def s3_put_event(bucket: str, key: str, etag: str, size: int) -> str:
                                                                              "object": {"key": quote_plus(key), "size": size, "eTag": etag}}}]})
 
 
-def test_overwritten_object_on_an_unversioned_bucket_is_superseded(stack, aws):
+def test_overwritten_object_on_an_unversioned_bucket_is_ingested_once(stack, aws):
     settings = isolated(stack, "pf_superseded")
     # GIVEN an unversioned bucket whose key was overwritten before the poll, and an event for each write
     bucket, key, old, new = "pf-unversioned", "incoming/overwritten.txt", b"first draft", b"final version"
@@ -293,14 +333,30 @@ def test_overwritten_object_on_an_unversioned_bucket_is_superseded(stack, aws):
         aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody=s3_put_event(bucket, key, etag, len(body)))
     # WHEN the poller runs
     run = poll(stack, settings)
-    # THEN the stale event is ignored as superseded (its content is gone; the newer bytes have their own event),
-    # the newer one is processed, and both are acknowledged
-    assert (run.status, run.processed, run.ignored, run.failed, run.deleted) == ("succeeded", 1, 1, 0, 2)
-    meta = rows(stack, f"SELECT status, error_code, etag FROM {settings.delta_schema}.raw_ingestion_metadata ORDER BY status")
-    assert [(m["status"], m["error_code"], m["etag"]) for m in meta] == [("ignored", "superseded", hashlib.md5(old).hexdigest()),
-                                                                          ("processed", None, hashlib.md5(new).hexdigest())]
+    # THEN the stale event (whose bytes are gone) ingests the key's current content, saying so, and the newer
+    # event finds that revision stored: one result row, nothing parsed twice, both acknowledged
+    assert (run.status, run.processed, run.duplicates, run.failed, run.deleted) == ("succeeded", 1, 1, 0, 2)
+    meta = rows(stack, f"SELECT status, etag, error_message FROM {settings.delta_schema}.raw_ingestion_metadata ORDER BY status DESC")
+    assert [(m["status"], m["etag"]) for m in meta] == [("processed", hashlib.md5(new).hexdigest()), ("duplicate", hashlib.md5(new).hexdigest())]
+    assert f"the event named ETag {hashlib.md5(old).hexdigest()}" in meta[0]["error_message"]
     assert rows(stack, f"SELECT revision_id FROM {settings.delta_schema}.document_results") == [{"revision_id": hashlib.sha256(new).hexdigest()}]
     assert aws.depth() == 0
+
+
+def test_one_event_for_two_quick_writes_loses_nothing(stack, aws):
+    settings = isolated(stack, "pf_single_event")
+    # GIVEN an unversioned bucket, two quick writes to one key, and a single event naming the first write (S3 may coalesce)
+    bucket, key, old, new = "pf-unversioned-one", "incoming/coalesced.txt", b"draft", b"the final words"
+    aws.s3.create_bucket(Bucket=bucket)
+    etag = aws.s3.put_object(Bucket=bucket, Key=key, Body=old)["ETag"].strip('"')
+    aws.s3.put_object(Bucket=bucket, Key=key, Body=new)
+    aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody=s3_put_event(bucket, key, etag, len(old)))
+    # WHEN the poller runs
+    run = poll(stack, settings)
+    # THEN the surviving content is stored (not dropped as superseded)
+    assert (run.processed, run.ignored, run.deleted) == (1, 0, 1)
+    assert rows(stack, f"SELECT revision_id, status FROM {settings.delta_schema}.document_results") == [
+        {"revision_id": hashlib.sha256(new).hexdigest(), "status": "parsed"}]
 
 
 def test_oversized_object_is_a_failed_revision_with_its_full_hash(stack, aws):
