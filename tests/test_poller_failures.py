@@ -21,7 +21,7 @@ from conftest import FIXTURES
 from idp_kit.local import LocalStack, _listening, _pid_alive
 from idp_kit.settings import Settings, aws_client_kwargs
 from idp_kit.sqs_batch_ingestion import BatchContext, VisibilityHeartbeat, delete_messages, process_batch, run_poller
-from idp_kit.tracking import MessageStatus, ensure_tables
+from idp_kit.tracking import MessageStatus, ensure_tables, merge_results
 
 pytestmark = pytest.mark.slow
 
@@ -205,6 +205,24 @@ def test_a_failed_delete_is_counted_and_its_redelivery_recognised(stack, aws):
     meta = rows(stack, f"SELECT message_id, status, deliveries FROM {settings.delta_schema}.raw_ingestion_metadata ORDER BY deliveries")
     assert [(m["status"], m["deliveries"]) for m in meta] == [("processed", 1), ("processed", 2)] and meta[1]["message_id"] == undeleted
     assert rows(stack, f"SELECT COUNT(*) AS n FROM {settings.delta_schema}.document_results") == [{"n": 2}]
+    assert aws.depth() == 0
+
+
+def test_a_crash_between_the_two_commits_settles_as_processed_on_redelivery(stack, aws):
+    settings = isolated(stack, "pf_half_commit")
+    ensure_tables(stack.spark(), settings)
+    # GIVEN a message whose batch committed its result row and then died before the metadata commit and the delete
+    aws.s3.put_object(Bucket=aws.bucket, Key="incoming/half-committed.txt", Body=b"committed once")
+    [msg] = aws.sqs.receive_message(QueueUrl=aws.queue_url, WaitTimeSeconds=1, AttributeNames=["All"])["Messages"]
+    out = process_batch([msg], BatchContext(settings, stack.spark(), aws.s3, settings.ingest_queue, run_id="r-died"))
+    merge_results(stack.spark(), settings, out.results)
+    aws.sqs.change_message_visibility(QueueUrl=aws.queue_url, ReceiptHandle=msg["ReceiptHandle"], VisibilityTimeout=0)
+    # WHEN SQS redelivers it to a healthy run
+    run = poll(stack, settings)
+    # THEN the message finds its own revision stored and settles as processed — not as a duplicate of itself
+    assert (run.processed, run.duplicates, run.deleted) == (1, 0, 1)
+    assert rows(stack, f"SELECT status, error_message FROM {settings.delta_schema}.raw_ingestion_metadata") == [{"status": "processed", "error_message": None}]
+    assert rows(stack, f"SELECT message_id FROM {settings.delta_schema}.document_results") == [{"message_id": msg["MessageId"]}]
     assert aws.depth() == 0
 
 
