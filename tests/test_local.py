@@ -121,15 +121,20 @@ def test_stack_process_exits_when_its_owner_dies():
         import sys, time
         from idp_kit.local import LocalStack
         stack = LocalStack(provision=False).__enter__()
-        print(stack.pid, stack._state["moto_port"], stack._state["spark_port"], flush=True)
+        print(stack.pid, stack._state["moto_port"], stack._state["spark_port"], stack._tmp, flush=True)
         time.sleep(60)
     """)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    pid, *ports = map(int, owner.stdout.readline().split())
+    *numbers, data_dir = owner.stdout.readline().split()
+    pid, *ports = map(int, numbers)
+    assert Path(data_dir).is_dir()
     assert _pid_alive(pid)
     owner.send_signal(signal.SIGKILL)
     owner.wait()
-    # THEN the orphaned stack notices and stops by itself
+    # THEN the orphaned stack notices and stops by itself, removing the temporary directory its owner could not
     assert gone(pid, ports, timeout=10), f"orphaned stack {pid} still running"
+    deadline = time.monotonic() + 5
+    while Path(data_dir).exists() and time.monotonic() < deadline: time.sleep(0.1)
+    assert not Path(data_dir).exists(), f"{data_dir} left behind"
 
 
 def test_up_status_down_round_trip(tmp_path: Path):
