@@ -383,4 +383,5 @@ d = { 'settings': { 'branch': 'main',
                                   'idp_kit.tracking.stored_revisions': ('tracking.html#stored_revisions', 'idp_kit/tracking.py'),
                                   'idp_kit.tracking.table_counts': ('tracking.html#table_counts', 'idp_kit/tracking.py'),
                                   'idp_kit.tracking.table_name': ('tracking.html#table_name', 'idp_kit/tracking.py'),
+                                  'idp_kit.tracking.table_schema': ('tracking.html#table_schema', 'idp_kit/tracking.py'),
                                   'idp_kit.tracking.with_commit_retry': ('tracking.html#with_commit_retry', 'idp_kit/tracking.py')}}}
