@@ -15,9 +15,17 @@ venv: $(BIN)/python
 install-local: venv
 	$(PIP) install -e ".[local]"
 
-install-dev: venv
+## checkov pins boto3==1.35.49 and packaging<24: it gets an environment of its own, linked beside the kit's tools.
+CHECKOV_VENV := $(VENV)/tools/checkov
+
+install-dev: venv $(BIN)/checkov
 	$(PIP) install -e ".[local,dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+
+$(BIN)/checkov: | $(BIN)/python
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip --disable-pip-version-check -q install "checkov==3.3.30"
+	ln -sf ../tools/checkov/bin/checkov $(BIN)/checkov
 
 ## Bring up the embedded local stack, push the sample documents through S3 -> SNS -> SQS -> poller -> Delta.
 demo: install-local

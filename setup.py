@@ -31,7 +31,7 @@ setuptools.setup(
     ],
     python_requires=">=" + cfg["min_python"],
     packages=setuptools.find_namespace_packages(include=[cfg["lib_name"], cfg["lib_name"] + ".*"]),  # sql/, samples/ and infra/ are data folders
-    package_data={cfg["lib_name"]: ["*.json", "sql/*.sql", "samples/*", "infra/**/*"]},
+    package_data={cfg["lib_name"]: ["*.json", "sql/*.sql", "samples/*", "infra/*.md", "infra/**/*.tf", "infra/**/*.tftpl", "infra/**/*.yaml", "infra/**/*.md"]},
     include_package_data=True,
     install_requires=req("requirements"),
     extras_require={"local": req("local_requirements"), "dev": req("dev_requirements")},

@@ -15,9 +15,12 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 # %% auto #0
-__all__ = ['DATABRICKS_ENV', 'SESSION_TIME_ZONE', 'require_pyspark', 'on_databricks', 'spark_session']
+__all__ = ['DATABRICKS_ENV', 'SESSION_TIME_ZONE', 'SparkUnavailable', 'require_pyspark', 'on_databricks', 'spark_session']
 
 # %% ../nbs/06_spark.ipynb #f0cdedf3
+class SparkUnavailable(RuntimeError):
+    "No Spark session can be had with these settings; the message says which setting to set."
+
 DATABRICKS_ENV = "DATABRICKS_RUNTIME_VERSION"  # set by every Databricks runtime (clusters, jobs, serverless)
 SESSION_TIME_ZONE = "UTC"  # for local sessions; see above
 
@@ -51,6 +54,6 @@ def spark_session(settings: Settings,  # `spark_remote` is used off Databricks
     _check_main_module()
     if on_databricks(): return SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
     if not settings.spark_remote:
-        raise RuntimeError("No Spark to talk to: settings.spark_remote is unset. Start the local stack with "
+        raise SparkUnavailable("No Spark to talk to: IDP_SPARK_REMOTE (settings.spark_remote) is unset. Start the local stack with "
                            "`idp-kit local up` and use its environment, or set IDP_SPARK_REMOTE=sc://host:port")
     return SparkSession.builder.remote(settings.spark_remote).config("spark.sql.session.timeZone", SESSION_TIME_ZONE).create()

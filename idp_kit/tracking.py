@@ -45,9 +45,13 @@ def render_ddl(schema: str, location: str | None = None) -> str:
     "The DDL with `${schema}` filled in; `${location}` lines filled in, or dropped when `location` is None."
     if not _SCHEMA_RE.match(schema): raise ValueError(f"schema must be `name` or `catalog.name` (letters, digits, _), got {schema!r}")
     if location is not None and "'" in location: raise ValueError(f"location must not contain a quote, got {location!r}")
-    lines = [l for l in ddl_text().splitlines() if location is not None or "${location}" not in l]
-    text = "\n".join(lines).replace("${schema}", schema)
-    return text.replace("${location}", location.rstrip("/")) if location is not None else text
+    out = []
+    for line in ddl_text().splitlines():
+        if line.lstrip().startswith("--"): out.append(line); continue  # comments describe the template: kept as written
+        if location is None and "${location}" in line: continue
+        line = line.replace("${schema}", schema)
+        out.append(line.replace("${location}", location.rstrip("/")) if location is not None else line)
+    return "\n".join(out)
 
 # %% ../nbs/20_tracking.ipynb #398f1e85
 def ddl_statements(schema: str, location: str | None = None) -> list[str]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import papermill as pm
 import pytest
@@ -28,3 +29,16 @@ def test_notebook_has_exactly_one_parameters_cell():
     nb = json.loads((REPO / "nbs" / "idp_production_simulation.ipynb").read_text())
     tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1 and "copies" in "".join(tagged[0]["source"])
+
+
+def test_default_outputs_are_ignored_by_git():
+    # GIVEN the notebook's default output path, run from the repository root or from nbs/ as its text suggests
+    nb = json.loads((REPO / "nbs" / "idp_production_simulation.ipynb").read_text())
+    [params] = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    ns: dict = {}
+    exec("".join(params["source"]), ns)
+    # THEN git ignores what it writes there, so a run never leaves untracked files that fail the sync check
+    for where in (REPO, REPO / "nbs"):
+        for path in (ns["output_path"], ".idp-kit/simulation.ipynb"):
+            proc = subprocess.run(["git", "check-ignore", "-q", str(where / path)], cwd=REPO)
+            assert proc.returncode == 0, f"{where / path} is not ignored by git"
