@@ -76,26 +76,27 @@ class IngestionStackSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     bucket_name: str = "idp-kit-landing"
     force_destroy: bool = False  # let `destroy` empty a non-empty bucket (tests, sandboxes); never in production
-    bucket_kms_key_arn: str | None = None  # SSE-KMS with this key; None = SSE-S3
+    bucket_kms_key_arn: str | None = Field(None, pattern=r"^arn:")  # SSE-KMS with this key; None = SSE-S3
+    bucket_require_tls: bool = True  # a bucket policy denying plain-HTTP requests; off only for an emulator served over HTTP
     noncurrent_version_expiration_days: int = Field(30, ge=1, le=3650)
     abort_incomplete_multipart_upload_days: int = Field(7, ge=1, le=365)
     watched_prefix: str = "incoming/"  # object-created events are sent for keys under it only
     watched_suffixes: tuple[str, ...] = ()  # optional: only keys ending with one of these (one notification each)
     topic_name: str = "idp-kit-object-created"
-    topic_kms_master_key_id: str | None = None  # SNS SSE; S3 can publish only with a customer managed key admitting it
+    topic_kms_master_key_id: str | None = Field(None, min_length=1)  # SNS SSE; S3 can publish only with a customer managed key admitting it
     sqs_subscribers: dict[str, SubscriberSpec] = Field(default_factory=_default_subscribers)
     ingest_subscriber: str = "idp-kit-ingest"  # the subscriber the ingestion job polls
-    dlq_suffix: str = "-dlq"
+    dlq_suffix: str = Field("-dlq", min_length=1, max_length=79)  # a DLQ's name is its queue's name plus this
     dlq_message_retention_seconds: int = Field(1209600, ge=60, le=1209600)  # dead letters kept 14 days by default
     status_table_name: str = "idp-kit-document-status"
-    status_table_ttl_attribute: str = "expires_at"  # epoch seconds; DynamoDB deletes the item after it
+    status_table_ttl_attribute: str = Field("expires_at", min_length=1, max_length=255)  # epoch seconds; DynamoDB deletes the item after it
     status_table_point_in_time_recovery: bool = True
-    status_table_kms_key_arn: str | None = None  # None = the AWS managed key for DynamoDB
+    status_table_kms_key_arn: str | None = Field(None, pattern=r"^arn:")  # None = the AWS managed key for DynamoDB
     create_databricks_role: bool = True
     databricks_role_name: str = "idp-kit-databricks-job"
-    databricks_principal_arn: str = UC_MASTER_ROLE_ARN
+    databricks_principal_arn: str = Field(UC_MASTER_ROLE_ARN, pattern=r"^arn:")
     databricks_external_id: str | None = None  # your Databricks account id; required when the role is created
-    alarm_topic_arn: str | None = None  # where alarms notify; None = alarms without actions
+    alarm_topic_arn: str | None = Field(None, pattern=r"^arn:")  # where alarms notify; None = alarms without actions
     dlq_depth_alarm_threshold: int = Field(1, ge=1)  # messages visible in a DLQ
     oldest_message_alarm_seconds: int = Field(900, ge=60, le=1209600)  # age of the oldest message in a queue
     tags: dict[str, str] = Field(default_factory=dict)
@@ -138,7 +139,8 @@ class IngestionStackSpec(BaseModel):
 def spec_from_settings(settings: Settings, **overrides: Any) -> IngestionStackSpec:
     "The stack `settings` names; `overrides` set any other field (e.g. `databricks_external_id`)."
     sub = SubscriberSpec(visibility_timeout_seconds=settings.visibility_timeout_s, max_receive_count=settings.max_receive_count)
-    base = dict(bucket_name=settings.bucket, watched_prefix=settings.watched_prefix, topic_name=settings.topic_name,
+    plain_http = (settings.aws_endpoint_url or "").lower().startswith("http://")  # an emulator: TLS-only would refuse everything
+    base = dict(bucket_name=settings.bucket, watched_prefix=settings.watched_prefix, topic_name=settings.topic_name, bucket_require_tls=not plain_http,
                 sqs_subscribers={q: sub for q in settings.subscriber_queues}, ingest_subscriber=settings.ingest_queue,
                 dlq_suffix=settings.dlq_suffix, status_table_name=settings.status_table)
     return IngestionStackSpec(**(base | overrides))
@@ -157,7 +159,7 @@ def _render_policy(name: str, **values: str) -> dict[str, Any]:
     return json.loads(Template(text).substitute(values))
 
 def databricks_job_policy(spec: IngestionStackSpec,  # names the bucket, prefix and queues
-                          queue_arns: list[str],  # ARNs of the subscriber queues, in `sqs_subscribers` order
+                          queue_arns: list[str],  # ARNs of the subscriber queues (Terraform lists them sorted by name)
                           partition: str = "aws",
                          ) -> dict[str, Any]:
     "The poller's least-privilege policy for `spec`."

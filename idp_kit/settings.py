@@ -5,20 +5,41 @@
 # %% ../nbs/01_settings.ipynb #535b6f12
 from __future__ import annotations
 
+import difflib
+import json
+import os
+import re
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as _SourceError
+
+import idp_kit
 
 # %% auto #0
-__all__ = ['ENV_PREFIX', 'Settings', 'get_settings', 'aws_client_kwargs']
+__all__ = ['ENV_PREFIX', 'ProvisionerName', 'SQS_MAX_WAIT_S', 'Settings', 'env_names', 'env_var', 'get_settings',
+           'aws_client_kwargs', 'aws_client_config', 'aws_client']
 
 # %% ../nbs/01_settings.ipynb #83ea1aed
 ENV_PREFIX = "IDP_"  # every setting is read from `IDP_<NAME>`
+ProvisionerName = Literal["auto", "terraform", "cloudformation", "boto3"]  # how to deploy; auto = Terraform when found
+SQS_MAX_WAIT_S = 20  # the longest long poll SQS allows
+
+_READ_ENV: ContextVar[bool] = ContextVar("_READ_ENV", default=True)  # False while `Settings.replace` rebuilds a copy
+_Source = PydanticBaseSettingsSource
 
 class Settings(BaseSettings):
     "Everything the kit needs to know about its deployment. Each field reads `IDP_<FIELD_NAME>`."
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True, populate_by_name=True,
+                                      env_parse_none_str="null")
 
     # AWS
     aws_region: str = "us-east-1"
@@ -28,14 +49,22 @@ class Settings(BaseSettings):
     topic_name: str = "idp-kit-object-created"
     subscriber_queues: tuple[str, ...] = ("idp-kit-ingest", "idp-kit-audit")  # every queue subscribed to the topic
     ingest_queue: str = "idp-kit-ingest"  # the queue the ingestion job polls
+    ingest_queue_url: str | None = Field(  # the ingest queue by URL (its last segment names ingest_queue)
+        None, validation_alias=AliasChoices("IDP_INGEST_QUEUE_URL", "INGESTION_QUEUE_URL"))
+    audit_queue: str | None = "idp-kit-audit"  # what `poll --mode audit` drains by default; None = no audit queue
     dlq_suffix: str = "-dlq"
     max_receive_count: int = Field(5, ge=1, le=1000)  # deliveries before SQS moves a message to its DLQ
     visibility_timeout_s: int = Field(300, ge=1, le=43200)  # the poller extends it while a batch is worked on
     status_table: str = "idp-kit-document-status"  # DynamoDB
 
+    # AWS clients (one configuration for every client: `aws_client_config`)
+    aws_max_attempts: int = Field(5, ge=1, le=20)  # botocore standard retry mode: attempts including the first
+    aws_connect_timeout_s: float = Field(10.0, gt=0, le=300)
+    aws_read_timeout_s: float = Field(60.0, gt=SQS_MAX_WAIT_S, le=900)  # must outlast a 20 s long poll
+
     # Poller
     batch_size: int = Field(10, ge=1, le=10)  # SQS returns at most 10 per receive
-    wait_time_s: int = Field(2, ge=0, le=20)  # long polling; SQS allows at most 20 s
+    wait_time_s: int = Field(2, ge=0, le=SQS_MAX_WAIT_S)  # long polling; SQS allows at most 20 s
     max_document_bytes: int = Field(100 * 1024 * 1024, ge=1)
 
     # Delta
@@ -43,36 +72,185 @@ class Settings(BaseSettings):
     delta_schema: str = "idp_kit"  # `catalog.schema` on Databricks, `schema` locally
     delta_location: str | None = None  # directory (or s3:// URI) holding the tables' files; None = managed tables
 
+    # Deployment
+    provisioner: ProvisionerName = "auto"
+    terraform_bin: str | None = None  # the terraform binary; None = search the PATH
+    terraform_provider_mirror: Path | None = None  # providers for offline `terraform init`; None = search
+
     # Local stack
     state_dir: Path = Path(".idp-kit")  # where `idp-kit local up` keeps its state and data
+
+    def __init__(self, **values: Any) -> None:
+        if _READ_ENV.get():
+            _refuse_unknown_env(type(self), os.environ)
+            _refuse_conflicting_names(type(self), os.environ)
+        try: super().__init__(**values)
+        except ValidationError as e: raise _explained(type(self), e) from None
+        except _SourceError as e: raise _unparsable(type(self), e) from None
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: _Source, env_settings: _Source,
+                                   dotenv_settings: _Source, file_secret_settings: _Source) -> tuple[_Source, ...]:
+        "Keyword arguments, then the environment — except while `replace` rebuilds a copy from its own values."
+        if not _READ_ENV.get(): return (init_settings,)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
 
     @field_validator("watched_prefix")
     @classmethod
     def _prefix_is_folder(cls, v: str) -> str:
-        if v and not v.endswith("/"): raise ValueError(f"watched_prefix must end with '/', got {v!r}")
+        if v and not v.endswith("/"):
+            raise ValueError(f"watched_prefix must end with '/' (e.g. {v + '/'!r}), or be '' for the whole bucket")
         return v
 
-    @field_validator("ingest_queue")
+    @field_validator("ingest_queue_url")
     @classmethod
-    def _ingest_is_subscribed(cls, v: str, info) -> str:
-        queues = info.data.get("subscriber_queues", ())
-        if queues and v not in queues: raise ValueError(f"ingest_queue {v!r} is not one of subscriber_queues {list(queues)}")
+    def _queue_url(cls, v: str | None) -> str | None:
+        if v is not None: _queue_from_url(v)
         return v
 
     @model_validator(mode="after")
-    def _no_notification_loop(self) -> Settings:
-        watched = f"s3://{self.bucket}/{self.watched_prefix}"
-        if self.delta_location and (self.delta_location.rstrip("/") + "/").startswith(watched):
-            raise ValueError(f"delta_location {self.delta_location!r} is under the watched prefix {watched!r}: every Delta commit "
-                             "would raise an object-created event the poller then ingests (a notification loop); choose another location")
+    def _consistent(self) -> Settings:
+        "The cross-field rules above; fills `ingest_queue` from the URL and `audit_queue` with None where they follow."
+        _check_ingest_queue(self)
+        _check_audit_queue(self)
+        _check_no_notification_loop(self)
         return self
 
     def dlq_name(self, queue: str) -> str:
         "The dead-letter queue of `queue`."
         return f"{queue}{self.dlq_suffix}"
 
+    def replace(self, **changes: Any) -> Settings:
+        "A copy with `changes`, validated like a new `Settings` (`model_copy(update=...)` skips every check)."
+        token = _READ_ENV.set(False)  # the copy keeps this object's values; the environment is not read again
+        try: return type(self)(**(self.model_dump(include=self.model_fields_set) | changes))
+        finally: _READ_ENV.reset(token)
+
+# %% ../nbs/01_settings.ipynb #8f662eaf
+def env_names(field: str) -> tuple[str, ...]:
+    "Every environment variable that sets `field`, the preferred one first."
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices): return tuple(str(c) for c in alias.choices)
+    return (alias,) if isinstance(alias, str) else (f"{ENV_PREFIX}{field.upper()}",)
+
+def env_var(field: str) -> str:
+    "The environment variable that sets `field`, e.g. `IDP_BUCKET`."
+    return env_names(field)[0]
+
+# %% ../nbs/01_settings.ipynb #a2b0124f
+def _field_of(name: str) -> str | None:
+    "The field that keyword or alias `name` sets."
+    return next((f for f in Settings.model_fields if name == f or name.upper() in env_names(f)), None)
+
+def _did_you_mean(name: str, candidates: list[str]) -> str:
+    "`; did you mean X?` for the candidate closest to `name`, or ''."
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+def _shown(value: Any) -> str:
+    "`value` as it is written in the environment: JSON for lists, `null` for None."
+    return json.dumps(list(value) if isinstance(value, tuple) else str(value) if isinstance(value, Path) else value)
+
+def _error(loc: tuple[Any, ...], reason: str, value: Any) -> dict[str, Any]:
+    "One line of a `ValidationError` whose message is `reason`."
+    return {"type": PydanticCustomError("invalid_setting", "{reason}", {"reason": reason}), "loc": loc, "input": value}
+
+# %% ../nbs/01_settings.ipynb #9b039d4c
+def _reason(err: dict[str, Any]) -> str:
+    "The message for one of pydantic's errors, naming the variable and the way out."
+    loc, msg = err["loc"], err["msg"].removeprefix("Value error, ")
+    field = _field_of(str(loc[0])) if loc else None
+    if err["type"] == "extra_forbidden":
+        name = str(loc[0])
+        return (f"{name!r} is not a setting{_did_you_mean(name, list(Settings.model_fields))}: correct the keyword "
+                f"(settings are the fields of idp_kit.settings.Settings)")
+    if field is None: return msg  # a cross-field rule: its message names the variables
+    var, default = env_var(field), Settings.model_fields[field].default
+    out = f"{var}={err['input']!r}: {msg}" if len(loc) == 1 else f"{var}: item {loc[1]} is {err['input']!r}: {msg}"
+    if err["type"] in ("value_error", "assertion_error"): return out  # our own validators say what to do
+    return out + f"; set {var} to a valid value, or unset it for the default {_shown(default)}"
+
+def _explained(cls: type[Settings], e: ValidationError) -> ValidationError:
+    "`e` with every message rewritten by `_reason`."
+    lines = [_error(err["loc"], _reason(err), err["input"]) for err in e.errors()]
+    return ValidationError.from_exception_data(cls.__name__, lines)
+
+# %% ../nbs/01_settings.ipynb #5b866c44
+def _refuse_unknown_env(cls: type[Settings], environ: os._Environ | dict[str, str]) -> None:
+    "Raise a `ValidationError` naming every `IDP_*` variable in `environ` that sets no field."
+    known = [n for f in cls.model_fields for n in env_names(f)]
+    unknown = sorted(k for k in environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+    if unknown: raise ValidationError.from_exception_data(cls.__name__, [
+        _error((k,), f"{k} is not a setting{_did_you_mean(k.upper(), known)}: rename or unset it", environ[k])
+        for k in unknown])
+
+def _refuse_conflicting_names(cls: type[Settings], environ: os._Environ | dict[str, str]) -> None:
+    "Raise a `ValidationError` when two names of one setting are set to different values (which one wins is no guess)."
+    upper = {k.upper(): v for k, v in environ.items()}
+    for f in cls.model_fields:
+        values = {n: upper[n] for n in env_names(f) if n in upper}
+        if len(names := list(values)) > 1 and len(set(values.values())) > 1:
+            reason = f"{' and '.join(names)} are both set, to different values: unset {names[1]}"
+            raise ValidationError.from_exception_data(cls.__name__, [_error((names[0],), reason, values[names[1]])])
+
+def _unparsable(cls: type[Settings], e: _SourceError) -> ValidationError | _SourceError:
+    "pydantic-settings' parse error for a JSON-valued variable, as a `ValidationError` naming it; else `e`."
+    m = re.search(r'field "(\w+)"', str(e))
+    if not m or m.group(1) not in cls.model_fields: return e
+    var, default = env_var(m.group(1)), cls.model_fields[m.group(1)].default
+    raw = next((v for k, v in os.environ.items() if k.upper() == var), None)
+    example = _shown(default)
+    reason = f"{var}={raw!r} is not valid JSON: write it as JSON, e.g. {var}='{example}'"
+    return ValidationError.from_exception_data(cls.__name__, [_error((m.group(1),), reason, raw)])
+
+# %% ../nbs/01_settings.ipynb #434c2799
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$|^[A-Za-z0-9_-]{1,75}\.fifo$")
+
+def _queue_from_url(url: str) -> str:
+    "The queue name a queue URL ends with (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`)."
+    parts = urlparse(url)
+    name = parts.path.rstrip("/").rsplit("/", 1)[-1]
+    if parts.scheme not in ("http", "https") or not parts.netloc or not _QUEUE_NAME.match(name):
+        raise ValueError("not an SQS queue URL: set it to the queue's URL, "
+                         "https://sqs.REGION.amazonaws.com/ACCOUNT/NAME (`aws sqs get-queue-url --queue-name NAME`)")
+    return name
+
+def _check_ingest_queue(s: Settings) -> None:
+    "`ingest_queue` from the URL when not given, agreeing with it when given, and subscribed."
+    if s.ingest_queue_url is not None:
+        named = _queue_from_url(s.ingest_queue_url)
+        if "ingest_queue" not in s.model_fields_set: object.__setattr__(s, "ingest_queue", named)  # derived: unset
+        elif s.ingest_queue != named:
+            raise ValueError(f"IDP_INGEST_QUEUE={s.ingest_queue!r} but IDP_INGEST_QUEUE_URL (or INGESTION_QUEUE_URL) "
+                             f"names queue {named!r}: they must name the same queue; unset one of them")
+    if s.ingest_queue not in s.subscriber_queues:
+        var = "IDP_INGEST_QUEUE_URL" if s.ingest_queue_url else "IDP_INGEST_QUEUE"
+        raise ValueError(f"ingest_queue {s.ingest_queue!r} ({var}) is not one of subscriber_queues "
+                         f"{list(s.subscriber_queues)}: add it to IDP_SUBSCRIBER_QUEUES or choose a subscribed queue")
+
+def _check_audit_queue(s: Settings) -> None:
+    "`audit_queue` subscribed and not the ingest queue; None when it is the default and not subscribed."
+    if s.audit_queue is None: return
+    if s.audit_queue not in s.subscriber_queues:
+        if "audit_queue" not in s.model_fields_set: object.__setattr__(s, "audit_queue", None); return
+        raise ValueError(f"audit_queue {s.audit_queue!r} (IDP_AUDIT_QUEUE) is not one of subscriber_queues "
+                         f"{list(s.subscriber_queues)}: add it to IDP_SUBSCRIBER_QUEUES, "
+                         "or set IDP_AUDIT_QUEUE=null for no audit queue")
+    if s.audit_queue == s.ingest_queue:
+        raise ValueError(f"audit_queue and ingest_queue are both {s.audit_queue!r}: audit mode deletes messages "
+                         "without parsing them, so it must never drain the ingest queue; "
+                         "set IDP_AUDIT_QUEUE to another subscriber queue, or null")
+
+def _check_no_notification_loop(s: Settings) -> None:
+    "`delta_location` outside the watched prefix."
+    watched = f"s3://{s.bucket}/{s.watched_prefix}"
+    if s.delta_location and (s.delta_location.rstrip("/") + "/").startswith(watched):
+        raise ValueError(f"delta_location {s.delta_location!r} (IDP_DELTA_LOCATION) is under the watched prefix "
+                         f"{watched!r}: every Delta commit would raise an object-created event the poller then ingests "
+                         "(a notification loop); choose another location")
+
 # %% ../nbs/01_settings.ipynb #4f86eb3e
-def get_settings(**overrides) -> Settings:
+def get_settings(**overrides: Any) -> Settings:
     "Settings from the environment, with `overrides` on top (for tests and notebooks)."
     return Settings(**overrides)
 
@@ -82,3 +260,18 @@ def aws_client_kwargs(settings: Settings) -> dict[str, str]:
     kw = {"region_name": settings.aws_region}
     if settings.aws_endpoint_url: kw["endpoint_url"] = settings.aws_endpoint_url
     return kw
+
+# %% ../nbs/01_settings.ipynb #fed5e8fe
+def aws_client_config(settings: Settings) -> Config:
+    "The botocore configuration of every client: standard retries, bounded timeouts outlasting a long poll."
+    return Config(retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
+                  connect_timeout=settings.aws_connect_timeout_s, read_timeout=settings.aws_read_timeout_s,
+                  user_agent_extra=f"idp-kit/{idp_kit.__version__}")
+
+def aws_client(settings: Settings,  # region, endpoint and client configuration
+               service: str,  # e.g. "sqs"
+               session: boto3.Session | None = None,  # credentials; default: the standard chain
+              ) -> BaseClient:
+    "A boto3 client for `service`, configured by `settings`: use it rather than `session.client(...)`."
+    session = session or boto3.Session()
+    return session.client(service, config=aws_client_config(settings), **aws_client_kwargs(settings))
