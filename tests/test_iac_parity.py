@@ -1,0 +1,464 @@
+"""Terraform and CloudFormation declare the same stack. For one IngestionStackSpec (three subscribers, one filtered,
+KMS off), the Terraform plan of infra/aws (`terraform plan -out` + `terraform show -json`, provider pointed at moto,
+providers from the local mirror) and the CloudFormation template resolved for `parameters_for(spec)` are reduced to
+the same facts — kind → instance → settings — and compared. What Terraform cannot know before apply (ARNs of
+resources not yet created) is a wildcard, and the test names each one, so the blind spots are explicit."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from idp_kit.cloudformation import parameters_for, render_template, resolve_template
+from idp_kit.infra_spec import IngestionStackSpec, aws_module_dir, databricks_job_policy, to_tfvars
+from idp_kit.terraform import find_provider_mirror, find_terraform, local_terraform, tf_init, write_local_root
+
+pytestmark = pytest.mark.slow
+
+REGION = "us-east-1"
+INVOICES = {"Records": {"s3": {"object": {"key": [{"prefix": "incoming/invoices/"}]}}}}
+SPEC = IngestionStackSpec(sqs_subscribers={"idp-kit-ingest": {}, "idp-kit-audit": {"raw_message_delivery": True},
+                                           "idp-kit-invoices": {"filter_policy": INVOICES, "max_receive_count": 3}},
+                          databricks_external_id="123456789012")
+Facts = dict[str, dict[str, Any]]  # kind -> instance name -> settings
+
+
+class Unknown:
+    "A value Terraform's plan leaves for apply: it matches anything, and the comparison records where it was."
+    def __repr__(self) -> str: return "<known after apply>"
+
+UNKNOWN = Unknown()
+
+
+# ---------------------------------------------------------------- normal forms shared by both sides
+
+
+def scalar(v: Any) -> Any:
+    "Numbers and booleans as CloudFormation passes them (text), so `300` == `'300'` and `True` == `'true'`."
+    if isinstance(v, bool): return str(v).lower()
+    if isinstance(v, (int, float)): return str(int(v)) if float(v).is_integer() else str(v)
+    return v
+
+
+def as_list(v: Any) -> list:
+    return [] if v is None else list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def ordered(values: Any) -> list:
+    "A list in a stable order (unknowns last), for fields whose order means nothing (IAM actions, resources, values)."
+    return sorted(as_list(values), key=lambda x: (x is UNKNOWN, json.dumps(x, sort_keys=True, default=repr)))
+
+
+def statement(sid: Any, effect: Any, actions: Any, resources: Any, principal: Any, conditions: dict) -> dict:
+    "One IAM statement in the normal form both sides are compared in."
+    condition = {op: {k: ordered(v) for k, v in kv.items()} for op, kv in conditions.items()}
+    return {"Sid": sid, "Effect": effect, "Action": ordered(actions), "Resource": ordered(resources),
+            "Principal": principal, "Condition": condition}
+
+
+def iam_principal(p: Any) -> Any:
+    "`*` (and `{AWS: *}`, its equivalent) as `*`; otherwise type -> sorted identifiers."
+    if p is None or p == "*" or p == {"AWS": "*"}: return p and "*"
+    return {k: ordered(v) for k, v in p.items()}
+
+
+def iam_document(doc: Any) -> list[dict]:
+    "An IAM policy document (JSON text or parsed) as normalised statements."
+    doc = json.loads(doc) if isinstance(doc, str) else doc
+    return [statement(s.get("Sid"), s["Effect"], s.get("Action"), s.get("Resource"), iam_principal(s.get("Principal")),
+                      s.get("Condition", {})) for s in as_list(doc["Statement"])]
+
+
+def tf_policy_document(after: dict) -> list[dict]:
+    "An `aws_iam_policy_document` data source's statements (as planned) as normalised statements."
+    out = []
+    for s in after["statement"]:
+        principals = {p["type"]: p["identifiers"] for p in s.get("principals") or []}
+        principal = "*" if principals == {"*": ["*"]} else {k: ordered(v) for k, v in principals.items()} or None
+        conditions: dict = {}
+        for c in s.get("condition") or []: conditions.setdefault(c["test"], {})[c["variable"]] = c["values"]
+        out.append(statement(s.get("sid") or None, s.get("effect") or "Allow", s.get("actions"), s.get("resources"),
+                             principal, conditions))
+    return out
+
+
+def same(tf: Any, cfn: Any, path: str, wildcards: list[str]) -> list[str]:
+    "Where `tf` and `cfn` differ (paths); an unknown Terraform value matches anything and is recorded in `wildcards`."
+    if tf is UNKNOWN:
+        wildcards.append(path)
+        return []
+    if isinstance(tf, dict) and isinstance(cfn, dict):
+        return [d for k in sorted(set(tf) | set(cfn)) for d in same(tf.get(k), cfn.get(k), f"{path}.{k}", wildcards)]
+    if isinstance(tf, list) and isinstance(cfn, list) and len(tf) == len(cfn):
+        return [d for i, (a, b) in enumerate(zip(tf, cfn)) for d in same(a, b, f"{path}[{i}]", wildcards)]
+    return [] if scalar(tf) == scalar(cfn) else [f"{path}: terraform {tf!r} != cloudformation {cfn!r}"]
+
+
+# ---------------------------------------------------------------- Terraform's plan as facts
+
+
+def with_unknowns(after: Any, unknown: Any) -> Any:
+    "The planned value with each leaf Terraform marks `known after apply` replaced by UNKNOWN."
+    if unknown is True: return UNKNOWN
+    if isinstance(after, dict) or isinstance(unknown, dict):
+        after, unknown = after or {}, unknown if isinstance(unknown, dict) else {}
+        return {k: with_unknowns(after.get(k), unknown.get(k)) for k in after.keys() | unknown.keys()}
+    if isinstance(after, list):
+        unknown = unknown if isinstance(unknown, list) else []
+        return [with_unknowns(v, unknown[i] if i < len(unknown) else None) for i, v in enumerate(after)]
+    return after
+
+
+def planned(plan: dict) -> dict[str, dict]:
+    "Address inside the module (`aws_sqs_queue.this[\"a\"]`) -> planned values, unknowns marked."
+    return {r["address"].split("module.ingestion.", 1)[-1]:
+            with_unknowns(r["change"]["after"], r["change"]["after_unknown"])
+            for r in plan["resource_changes"] if "delete" not in r["change"]["actions"]}
+
+
+def instances(res: dict[str, dict], prefix: str) -> Iterator[tuple[str, dict]]:
+    "(for_each key or count index, values) of every instance of resource `prefix`."
+    for address, values in res.items():
+        if m := re.fullmatch(re.escape(prefix) + r'(?:\["(.*)"\]|\[(\d+)\])?', address):
+            yield m.group(1) or m.group(2) or "", values
+
+
+def first(rows: list | None, key: str) -> Any:
+    "`rows[0][key]` for an optional nested block, None when the block is absent."
+    return (rows or [{}])[0].get(key)
+
+
+def tf_bucket(one: Callable[[str], dict]) -> Facts:
+    bucket = one("aws_s3_bucket.this")["bucket"]
+    rule = one("aws_s3_bucket_server_side_encryption_configuration.this")["rule"][0]
+    by_default = rule["apply_server_side_encryption_by_default"][0]
+    blocks = one("aws_s3_bucket_public_access_block.this")
+    versioning = one("aws_s3_bucket_versioning.this")["versioning_configuration"][0]
+    lifecycle = {r["id"]: {"status": r["status"],
+                           "abort_days": first(r["abort_incomplete_multipart_upload"], "days_after_initiation"),
+                           "noncurrent_days": first(r["noncurrent_version_expiration"], "noncurrent_days")}
+                 for r in one("aws_s3_bucket_lifecycle_configuration.this")["rule"]}
+    notification = [{"events": ordered(t["events"]), "prefix": t["filter_prefix"], "suffix": t["filter_suffix"],
+                     "topic": t["topic_arn"]} for t in one("aws_s3_bucket_notification.this")["topic"]]
+    return {
+        "bucket": {bucket: {"tags": one("aws_s3_bucket.this")["tags"]}},
+        "versioning": {bucket: {"status": versioning["status"]}},
+        "encryption": {bucket: {"algorithm": by_default["sse_algorithm"], "bucket_key": rule["bucket_key_enabled"],
+                                "kms_key": by_default["kms_master_key_id"] or None}},
+        "public_access_block": {bucket: {k: v for k, v in blocks.items()
+                                         if k.startswith(("block_", "ignore_", "restrict_"))}},
+        "bucket_policy": {bucket: tf_policy_document(one("data.aws_iam_policy_document.bucket"))},
+        "lifecycle": {bucket: lifecycle},
+        "notification": {bucket: ordered(notification)},
+    }
+
+
+def tf_delivery(r: dict[str, dict], one: Callable[[str], dict]) -> Facts:
+    topic = one("aws_sns_topic.this")
+    out: Facts = {"topic": {topic["name"]: {"kms": topic.get("kms_master_key_id"), "tags": topic["tags"]}},
+                  "topic_policy": {topic["name"]: tf_policy_document(one("data.aws_iam_policy_document.topic"))},
+                  "queue": {}, "dlq": {}, "redrive": {}, "redrive_allow": {}, "queue_policy": {}, "subscription": {}}
+    for _, q in instances(r, "aws_sqs_queue.this"):
+        out["queue"][q["name"]] = {"visibility": q["visibility_timeout_seconds"],
+                                   "retention": q["message_retention_seconds"], "max_size": q["max_message_size"],
+                                   "sse": q["sqs_managed_sse_enabled"], "tags": q["tags"]}
+        out["redrive"][q["name"]] = UNKNOWN if q["redrive_policy"] is UNKNOWN else json.loads(q["redrive_policy"])
+    for _, q in instances(r, "aws_sqs_queue.dlq"):
+        out["dlq"][q["name"]] = {"retention": q["message_retention_seconds"], "max_size": q["max_message_size"],
+                                 "sse": q["sqs_managed_sse_enabled"], "tags": q["tags"]}
+        allow = json.loads(q["redrive_allow_policy"])
+        out["redrive_allow"][q["name"]] = {**allow, "sourceQueueArns": ordered(allow["sourceQueueArns"])}
+    for key, d in instances(r, "data.aws_iam_policy_document.queue"): out["queue_policy"][key] = tf_policy_document(d)
+    for key, s in instances(r, "aws_sns_topic_subscription.this"):
+        policy = s.get("filter_policy")
+        out["subscription"][key] = {"protocol": s["protocol"], "raw": s["raw_message_delivery"],
+                                    "topic": s["topic_arn"], "filter_policy_scope": s.get("filter_policy_scope"),
+                                    "filter_policy": json.loads(policy) if isinstance(policy, str) else policy}
+    return out
+
+
+def tf_alarm(a: dict) -> dict:
+    return {"namespace": a["namespace"], "metric": a["metric_name"], "dimensions": a["dimensions"],
+            "statistic": a["statistic"], "period": a["period"], "evaluation_periods": a["evaluation_periods"],
+            "threshold": a["threshold"], "comparison": a["comparison_operator"],
+            "treat_missing_data": a["treat_missing_data"], "alarm_actions": ordered(a.get("alarm_actions")),
+            "ok_actions": ordered(a.get("ok_actions")), "tags": a["tags"]}
+
+
+def tf_rest(r: dict[str, dict], one: Callable[[str], dict]) -> Facts:
+    t = one("aws_dynamodb_table.this")
+    sse = t["server_side_encryption"][0]
+    table = {"billing": t["billing_mode"], "hash_key": t["hash_key"],
+             "attributes": {a["name"]: a["type"] for a in t["attribute"]},
+             "pitr": t["point_in_time_recovery"][0]["enabled"],
+             "ttl_attribute": t["ttl"][0]["attribute_name"], "ttl_enabled": t["ttl"][0]["enabled"],
+             "sse": sse["enabled"], "sse_kms_key": sse.get("kms_key_arn"), "tags": t["tags"]}
+    roles = {role["name"]: {"trust": iam_document(role["assume_role_policy"]), "tags": role["tags"],
+                            "max_session": role["max_session_duration"], "description": role["description"]}
+             for _, role in instances(r, "aws_iam_role.this")}
+    policies = {p["name"]: UNKNOWN if p["policy"] is UNKNOWN else iam_document(p["policy"])
+                for kind in ("databricks_job", "databricks_job_kms", "databricks_self_assume")
+                for _, p in instances(r, f"aws_iam_role_policy.{kind}")}
+    alarms = {a["alarm_name"]: tf_alarm(a) for kind in ("dlq_depth", "oldest_message")
+              for _, a in instances(r, f"aws_cloudwatch_metric_alarm.{kind}")}
+    return {"table": {t["name"]: table}, "role": roles, "role_policy": policies, "alarm": alarms}
+
+
+def tf_facts(plan: dict) -> Facts:
+    "The Terraform plan as kind -> instance -> settings."
+    r = planned(plan)
+    one = lambda prefix: next(v for _, v in instances(r, prefix))
+    return tf_bucket(one) | tf_delivery(r, one) | tf_rest(r, one)
+
+
+# ---------------------------------------------------------------- the resolved CloudFormation template as facts
+
+
+def realistic_attr(template: dict, parameters: dict[str, str], account: str) -> Callable[[str, str], str]:
+    "Resource attributes as AWS would make them (from the names the template gives), for comparing with Terraform's."
+    names = resolve_template(template, parameters, region=REGION, account=account).resources
+    arn = lambda service, rest: f"arn:aws:{service}:{REGION}:{account}:{rest}"
+    def attr(logical_id: str, attribute: str) -> str:
+        kind, p = names[logical_id]["Type"], names[logical_id]["Properties"]
+        values = {
+            "AWS::SQS::Queue": lambda: {"Ref": f"https://sqs.{REGION}.amazonaws.com/{account}/{p['QueueName']}",
+                                        "Arn": arn("sqs", p["QueueName"]), "QueueName": p["QueueName"]},
+            "AWS::SNS::Topic": lambda: {"Ref": arn("sns", p["TopicName"]), "TopicName": p["TopicName"]},
+            "AWS::S3::Bucket": lambda: {"Ref": p["BucketName"], "Arn": f"arn:aws:s3:::{p['BucketName']}"},
+            "AWS::DynamoDB::Table": lambda: {"Ref": p["TableName"], "Arn": arn("dynamodb", f"table/{p['TableName']}")},
+            "AWS::IAM::Role": lambda: {"Ref": p["RoleName"], "Arn": f"arn:aws:iam::{account}:role/{p['RoleName']}"},
+            "AWS::SNS::Subscription": lambda: {"Ref": arn("sns", f"subscription/{logical_id}")}}
+        return values[kind]()[attribute]
+    return attr
+
+
+def tags(p: dict) -> dict[str, str]: return {t["Key"]: t["Value"] for t in p.get("Tags", [])}
+
+
+def cfn_bucket(of: Callable[[str], list]) -> Facts:
+    (_, b), = of("AWS::S3::Bucket")
+    bucket, rule = b["BucketName"], b["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    by_default = rule["ServerSideEncryptionByDefault"]
+    rules = lambda c: {r["Name"]: r["Value"] for r in c.get("Filter", {}).get("S3Key", {}).get("Rules", [])}
+    snake = lambda k: re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower()
+    lifecycle = {r["Id"]: {"status": r["Status"],
+                           "abort_days": r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation"),
+                           "noncurrent_days": r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays")}
+                 for r in b["LifecycleConfiguration"]["Rules"]}
+    notification = [{"events": [c["Event"]], "prefix": rules(c).get("prefix"), "suffix": rules(c).get("suffix"),
+                     "topic": c["Topic"]} for c in b["NotificationConfiguration"]["TopicConfigurations"]]
+    return {
+        "bucket": {bucket: {"tags": tags(b)}},
+        "versioning": {bucket: {"status": b["VersioningConfiguration"]["Status"]}},
+        "encryption": {bucket: {"algorithm": by_default["SSEAlgorithm"], "bucket_key": rule.get("BucketKeyEnabled"),
+                                "kms_key": by_default.get("KMSMasterKeyID")}},
+        "public_access_block": {bucket: {snake(k): v for k, v in b["PublicAccessBlockConfiguration"].items()}},
+        "bucket_policy": {p["Bucket"]: iam_document(p["PolicyDocument"]) for _, p in of("AWS::S3::BucketPolicy")},
+        "lifecycle": {bucket: lifecycle},
+        "notification": {bucket: ordered(notification)},
+    }
+
+
+def cfn_delivery(of: Callable[[str], list]) -> Facts:
+    (_, t), = of("AWS::SNS::Topic")
+    policies = [p["PolicyDocument"] for _, p in of("AWS::SNS::TopicPolicy")]
+    out: Facts = {"topic": {t["TopicName"]: {"kms": t.get("KmsMasterKeyId"), "tags": tags(t)}},
+                  "topic_policy": {t["TopicName"]: iam_document(p) for p in policies},
+                  "queue": {}, "dlq": {}, "redrive": {}, "redrive_allow": {}}
+    for logical_id, q in of("AWS::SQS::Queue"):
+        name = q["QueueName"]
+        common = {"max_size": q["MaximumMessageSize"], "sse": q["SqsManagedSseEnabled"], "tags": tags(q)}
+        if logical_id.startswith("Dlq"):
+            out["dlq"][name] = {"retention": q["MessageRetentionPeriod"], **common}
+            allow = q["RedriveAllowPolicy"]
+            out["redrive_allow"][name] = {**allow, "sourceQueueArns": ordered(allow["sourceQueueArns"])}
+        else:
+            out["queue"][name] = {"visibility": q["VisibilityTimeout"], "retention": q["MessageRetentionPeriod"],
+                                  **common}
+            out["redrive"][name] = q["RedrivePolicy"]
+    out["queue_policy"] = {url.rsplit("/", 1)[-1]: iam_document(p["PolicyDocument"])
+                           for _, p in of("AWS::SQS::QueuePolicy") for url in p["Queues"]}
+    out["subscription"] = {s["Endpoint"].rsplit(":", 1)[-1]: {
+        "protocol": s["Protocol"], "raw": s["RawMessageDelivery"], "topic": s["TopicArn"],
+        "filter_policy": json.loads(s["FilterPolicy"]) if "FilterPolicy" in s else None,
+        "filter_policy_scope": s.get("FilterPolicyScope")} for _, s in of("AWS::SNS::Subscription")}
+    return out
+
+
+def cfn_alarm(a: dict) -> dict:
+    return {"namespace": a["Namespace"], "metric": a["MetricName"],
+            "dimensions": {x["Name"]: x["Value"] for x in a["Dimensions"]}, "statistic": a["Statistic"],
+            "period": a["Period"], "evaluation_periods": a["EvaluationPeriods"], "threshold": a["Threshold"],
+            "comparison": a["ComparisonOperator"], "treat_missing_data": a["TreatMissingData"],
+            "alarm_actions": ordered(a.get("AlarmActions")), "ok_actions": ordered(a.get("OKActions")), "tags": tags(a)}
+
+
+def cfn_rest(of: Callable[[str], list]) -> Facts:
+    (_, d), = of("AWS::DynamoDB::Table")
+    ttl, sse = d["TimeToLiveSpecification"], d["SSESpecification"]
+    hash_key = next(k["AttributeName"] for k in d["KeySchema"] if k["KeyType"] == "HASH")
+    table = {"billing": d["BillingMode"], "hash_key": hash_key,
+             "attributes": {a["AttributeName"]: a["AttributeType"] for a in d["AttributeDefinitions"]},
+             "pitr": d["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+             "ttl_attribute": ttl["AttributeName"], "ttl_enabled": ttl["Enabled"], "sse": sse["SSEEnabled"],
+             "sse_kms_key": sse.get("KMSMasterKeyId"), "tags": tags(d)}
+    roles = {r["RoleName"]: {"trust": iam_document(r["AssumeRolePolicyDocument"]), "tags": tags(r),
+                             "max_session": r["MaxSessionDuration"], "description": r["Description"]}
+             for _, r in of("AWS::IAM::Role")}
+    return {"table": {d["TableName"]: table}, "role": roles,
+            "alarm": {a["AlarmName"]: cfn_alarm(a) for _, a in of("AWS::CloudWatch::Alarm")},
+            "role_policy": {p["PolicyName"]: iam_document(p["PolicyDocument"]) for _, p in of("AWS::IAM::Policy")}}
+
+
+def cfn_facts(template: dict, parameters: dict[str, str], account: str) -> Facts:
+    "The template resolved for `parameters` as kind -> instance -> settings."
+    attr = realistic_attr(template, parameters, account)
+    res = resolve_template(template, parameters, region=REGION, account=account, attr=attr).resources
+    of = lambda kind: [(k, v["Properties"]) for k, v in res.items() if v["Type"] == kind]
+    return cfn_bucket(of) | cfn_delivery(of) | cfn_rest(of)
+
+
+# ---------------------------------------------------------------- the plan
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    "A moto server for the provider's plan-time reads (caller identity, region, partition); planning creates nothing."
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    endpoint = "http://%s:%d" % server.get_host_and_port()
+    try: yield endpoint
+    finally:
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).close()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def plan(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    "`terraform show -json` of the plan of infra/aws for SPEC; read-only, so the tests below share it."
+    if find_terraform() is None:
+        pytest.fail("terraform is not on the PATH: install Terraform >= 1.9 (the parity test needs it)")
+    if find_provider_mirror() is None:
+        pytest.fail("no Terraform provider mirror found: set IDP_TERRAFORM_PROVIDER_MIRROR to a directory made by "
+                    "`terraform providers mirror`")
+    root = tmp_path_factory.mktemp("parity") / "root"
+    var_file = write_local_root(SPEC, root, moto_endpoint, REGION)
+    tf = local_terraform(root)
+    tf_init(tf)
+    tf.run("plan", "-out=parity.tfplan", "-input=false", "-no-color", "-refresh=false", f"-var-file={var_file}")
+    return json.loads(tf.run("show", "-json", "-no-color", "parity.tfplan"))
+
+
+def account_of(plan: dict) -> str:
+    "The account the provider saw (moto's), from the plan's data source reads."
+    resources = plan["prior_state"]["values"]["root_module"]["child_modules"][0]["resources"]
+    return next(r["values"]["account_id"] for r in resources if r["type"] == "aws_caller_identity")
+
+
+# What Terraform cannot know before apply, by design: ARNs of resources it has yet to create, and computed values.
+EXPECTED_WILDCARDS = {
+    "bucket_policy.Resource",  # aws_s3_bucket.this.arn
+    "topic_policy.Resource",  # aws_sns_topic.this.arn
+    "queue_policy.Condition.aws:SourceArn",  # the topic's ARN
+    "notification.topic", "subscription.topic",  # the topic's ARN
+    "redrive",  # the whole redrive_policy: it names the DLQ's ARN (so maxReceiveCount is not compared here)
+    "role_policy.idp-kit-databricks-job",  # rendered from the queues' and bucket's ARNs; compared on its own below
+    "table.sse_kms_key",  # computed: the ARN of the AWS managed key when status_table_kms_key_arn is null
+    "subscription.filter_policy_scope",  # computed for subscriptions without a filter policy
+}
+
+
+def wildcard_fields(paths: list[str]) -> set[str]:
+    "`queue_policy.idp-kit-ingest[0].Condition.ArnEquals.aws:SourceArn[0]` -> `queue_policy.Condition.aws:SourceArn`."
+    out = set()
+    for path in paths:
+        kind, _, rest = path.partition(".")
+        if kind == "redrive": out.add(kind)
+        elif kind == "role_policy": out.add(f"{kind}.{rest.split('.', 1)[0]}")
+        else:
+            operators = ("ArnEquals", "StringEquals", "Bool")
+            out.add(".".join([kind, *(f for f in re.sub(r"\[\d+\]", "", rest).split(".")[1:] if f not in operators)]))
+    return out
+
+
+# Every resource type each side declares, all read into facts above: a type added on one side fails the test until
+# it is mapped (and declared on the other side)
+TF_TYPES = {"aws_s3_bucket", "aws_s3_bucket_versioning", "aws_s3_bucket_server_side_encryption_configuration",
+            "aws_s3_bucket_public_access_block", "aws_s3_bucket_policy", "aws_s3_bucket_lifecycle_configuration",
+            "aws_s3_bucket_notification", "aws_sns_topic", "aws_sns_topic_policy", "aws_sqs_queue",
+            "aws_sns_topic_subscription", "aws_dynamodb_table", "aws_iam_role", "aws_iam_role_policy",
+            "aws_cloudwatch_metric_alarm"}
+CFN_TYPES = {"AWS::S3::Bucket", "AWS::S3::BucketPolicy", "AWS::SNS::Topic", "AWS::SNS::TopicPolicy", "AWS::SQS::Queue",
+             "AWS::SQS::QueuePolicy", "AWS::SNS::Subscription", "AWS::DynamoDB::Table", "AWS::IAM::Role",
+             "AWS::IAM::Policy", "AWS::CloudWatch::Alarm"}
+
+
+def test_terraform_and_cloudformation_declare_the_same_resources_and_settings(plan):
+    # GIVEN the Terraform plan and the CloudFormation template, both for SPEC
+    tf, cfn = tf_facts(plan), cfn_facts(render_template(), parameters_for(SPEC), account_of(plan))
+    assert {r["type"] for r in plan["resource_changes"] if r["mode"] == "managed"} == TF_TYPES
+    resolved = resolve_template(render_template(), parameters_for(SPEC)).resources
+    assert {r["Type"] for r in resolved.values()} == CFN_TYPES
+    # THEN they declare the same kinds of resource, and the same instances of each
+    assert {k: sorted(v) for k, v in tf.items()} == {k: sorted(v) for k, v in cfn.items()}
+    # AND the same settings for each, except what Terraform only knows after apply
+    wildcards: list[str] = []
+    differences = [d for kind in tf for key in tf[kind]
+                   for d in same(tf[kind][key], cfn[kind][key], f"{kind}.{key}", wildcards)]
+    assert differences == []
+    assert wildcard_fields(wildcards) == EXPECTED_WILDCARDS
+
+
+def test_the_job_policy_comes_from_the_one_template_on_both_sides(plan):
+    # GIVEN the CloudFormation job policy resolved for SPEC, with the queue ARNs AWS would give
+    account = account_of(plan)
+    cfn = cfn_facts(render_template(), parameters_for(SPEC), account)["role_policy"]["idp-kit-databricks-job"]
+    arns = [f"arn:aws:sqs:{REGION}:{account}:{name}" for name in SPEC.sqs_subscribers]
+    # THEN it is databricks_job_policy(spec): the policies/databricks_job.json.tftpl template rendered in Python
+    assert cfn == iam_document(databricks_job_policy(SPEC, arns))
+    # AND Terraform renders that same file for the same role policy, from the bucket, the prefix and the queues
+    config = plan["configuration"]["root_module"]["module_calls"]["ingestion"]["module"]["resources"]
+    policy = next(r for r in config if r["address"] == "aws_iam_role_policy.databricks_job")["expressions"]["policy"]
+    assert {"var.watched_prefix", "aws_s3_bucket.this", "aws_sqs_queue.this"} <= set(policy["references"])
+    module = "\n".join(p.read_text() for p in aws_module_dir().glob("*.tf"))
+    assert re.search(r'templatefile\("\$\{path\.module\}/policies/databricks_job\.json\.tftpl"', module)
+
+
+def test_the_plan_is_for_the_spec_the_template_was_resolved_for(plan):
+    # GIVEN the variables Terraform planned with; THEN they are to_tfvars(SPEC): both sides start from one description
+    assert {k: v["value"] for k, v in plan["variables"].items()} == json.loads(json.dumps(to_tfvars(SPEC)))
+
+
+# Terraform output -> CloudFormation output (per subscriber slot for the maps Terraform keys by subscriber name)
+SLOT_OUTPUTS = {"queues": "Name", "queue_urls": "QueueUrl", "queue_arns": "QueueArn", "dlq_urls": "DlqUrl",
+                "dlq_arns": "DlqArn"}
+
+
+def test_both_give_the_kit_the_same_settings_and_outputs(plan):
+    # GIVEN Terraform's planned idp_kit_settings and the template's IdpKitSettings output, both for SPEC
+    planned_settings = plan["output_changes"]["idp_kit_settings"]
+    tf = with_unknowns(planned_settings["after"], planned_settings["after_unknown"])
+    template, parameters, account = render_template(), parameters_for(SPEC), account_of(plan)
+    attr = realistic_attr(template, parameters, account)
+    outputs = resolve_template(template, parameters, region=REGION, account=account, attr=attr).outputs
+    cfn = json.loads(outputs["IdpKitSettings"])
+    # THEN they hold the same settings. The subscriber list is compared as a set: Terraform lists map keys sorted,
+    # the template in the spec's order (Settings.subscriber_queues keeps either; neither order means anything)
+    for settings in (tf, cfn): settings["IDP_SUBSCRIBER_QUEUES"] = sorted(json.loads(settings["IDP_SUBSCRIBER_QUEUES"]))
+    wildcards: list[str] = []
+    assert same(tf, cfn, "settings", wildcards) == []
+    assert sorted(wildcards) == ["settings.IDP_BUCKET", "settings.IDP_INGEST_QUEUE_URL"]  # known after apply
+    # AND every Terraform output has its CloudFormation twin: by name, or per subscriber slot for Terraform's maps
+    pascal = lambda name: "".join(word.capitalize() for word in name.split("_"))
+    slots = range(1, len(SPEC.sqs_subscribers) + 1)
+    twins = {name: [f"Subscriber{n}{SLOT_OUTPUTS[name]}" for n in slots] if name in SLOT_OUTPUTS else [pascal(name)]
+             for name in plan["output_changes"]}
+    missing = {name: [o for o in names if o not in outputs] for name, names in twins.items()}
+    assert missing == {name: [] for name in twins}
