@@ -139,8 +139,8 @@ class IngestionStackSpec(BaseModel):
 def spec_from_settings(settings: Settings, **overrides: Any) -> IngestionStackSpec:
     "The stack `settings` names; `overrides` set any other field (e.g. `databricks_external_id`)."
     sub = SubscriberSpec(visibility_timeout_seconds=settings.visibility_timeout_s, max_receive_count=settings.max_receive_count)
-    plain_http = (settings.aws_endpoint_url or "").lower().startswith("http://")  # an emulator: TLS-only would refuse everything
-    base = dict(bucket_name=settings.bucket, watched_prefix=settings.watched_prefix, topic_name=settings.topic_name, bucket_require_tls=not plain_http,
+    emulator = settings.aws_endpoint_url is not None  # moto cannot evaluate a TLS-only policy and refuses every request
+    base = dict(bucket_name=settings.bucket, watched_prefix=settings.watched_prefix, topic_name=settings.topic_name, bucket_require_tls=not emulator,
                 sqs_subscribers={q: sub for q in settings.subscriber_queues}, ingest_subscriber=settings.ingest_queue,
                 dlq_suffix=settings.dlq_suffix, status_table_name=settings.status_table)
     return IngestionStackSpec(**(base | overrides))

@@ -1,0 +1,412 @@
+################################################################################
+# Inputs. The names and rules are those of idp_kit.infra_spec.IngestionStackSpec:
+# `to_tfvars(spec)` writes a terraform.tfvars.json this module accepts as is, and
+# every pydantic validator of the spec is a validation block here, with the same meaning.
+################################################################################
+
+################################################################################
+# S3 bucket
+################################################################################
+
+variable "bucket_name" {
+  description = "Name of the landing bucket documents are uploaded to (a general purpose bucket name: 3-63 lower-case letters, digits, '.' and '-')."
+  type        = string
+  default     = "idp-kit-landing"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
+    error_message = "bucket_name: 3-63 characters, lower-case letters, digits, '.' and '-', starting and ending with a letter or digit."
+  }
+  validation {
+    condition = (
+      !strcontains(var.bucket_name, "..") && !can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$", var.bucket_name))
+    )
+    error_message = "bucket_name: no '..' and not an IP address."
+  }
+  validation {
+    condition = !anytrue([
+      startswith(var.bucket_name, "xn--"), startswith(var.bucket_name, "sthree-"),
+      endswith(var.bucket_name, "-s3alias"), endswith(var.bucket_name, "--ol-s3"), endswith(var.bucket_name, "--x-s3"),
+    ])
+    error_message = "bucket_name: prefixes xn--/sthree- and suffixes -s3alias/--ol-s3/--x-s3 are reserved by S3."
+  }
+}
+
+variable "force_destroy" {
+  description = "Let `terraform destroy` empty a non-empty bucket (all object versions). For tests and sandboxes; never in production."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "bucket_kms_key_arn" {
+  description = "ARN of a customer managed KMS key for SSE-KMS (with an S3 Bucket Key). null = SSE-S3 (AES256). The Databricks role then also gets kms:Decrypt on it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.bucket_kms_key_arn == null || try(startswith(var.bucket_kms_key_arn, "arn:"), false)
+    error_message = "bucket_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), or null for SSE-S3."
+  }
+}
+
+variable "bucket_require_tls" {
+  description = "Attach a bucket policy denying every request made without TLS (aws:SecureTransport = false). Turn it off only for an emulator: moto cannot evaluate the condition and would refuse every object request."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days after which noncurrent object versions are deleted (1-3650)."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      floor(var.noncurrent_version_expiration_days) == var.noncurrent_version_expiration_days,
+      var.noncurrent_version_expiration_days >= 1,
+      var.noncurrent_version_expiration_days <= 3650,
+    ])
+    error_message = "noncurrent_version_expiration_days must be a whole number of days from 1 to 3650."
+  }
+}
+
+variable "abort_incomplete_multipart_upload_days" {
+  description = "Days after which incomplete multipart uploads are aborted and their parts deleted (1-365)."
+  type        = number
+  default     = 7
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      floor(var.abort_incomplete_multipart_upload_days) == var.abort_incomplete_multipart_upload_days,
+      var.abort_incomplete_multipart_upload_days >= 1,
+      var.abort_incomplete_multipart_upload_days <= 365,
+    ])
+    error_message = "abort_incomplete_multipart_upload_days must be a whole number of days from 1 to 365."
+  }
+}
+
+variable "watched_prefix" {
+  description = "Key prefix whose object-created events are published (a folder: ends with '/', does not start with it). \"\" watches the whole bucket. Never write outputs under it: that is a notification loop."
+  type        = string
+  default     = "incoming/"
+  nullable    = false
+
+  validation {
+    condition = (
+      var.watched_prefix == "" || (endswith(var.watched_prefix, "/") && !startswith(var.watched_prefix, "/"))
+    )
+    error_message = "watched_prefix must end with '/' and not start with it ('' watches the whole bucket)."
+  }
+}
+
+variable "watched_suffixes" {
+  description = "Optional key suffixes (e.g. [\".pdf\", \".docx\"]): only keys under watched_prefix ending with one of them raise events, one notification per suffix. [] = every key under the prefix."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for s in var.watched_suffixes : s != ""])
+    error_message = "watched_suffixes must not contain an empty suffix."
+  }
+  validation {
+    condition = alltrue(flatten([
+      for a in var.watched_suffixes : [for b in var.watched_suffixes : a == b || !endswith(a, b)]
+    ]))
+    error_message = "watched_suffixes must not overlap (one ending with another, like \".pdf\" and \"f\"): S3 refuses overlapping notification filters."
+  }
+}
+
+################################################################################
+# SNS topic
+################################################################################
+
+variable "topic_name" {
+  description = "Name of the SNS topic the bucket publishes object-created events to (1-256 letters, digits, '-' or '_')."
+  type        = string
+  default     = "idp-kit-object-created"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,256}$", var.topic_name))
+    error_message = "topic_name: 1-256 letters, digits, '-' or '_'."
+  }
+}
+
+variable "topic_kms_master_key_id" {
+  description = "KMS key (id, alias or ARN) for SNS server-side encryption; null = unencrypted. S3 can publish only with a customer managed key whose key policy lets s3.amazonaws.com use it (kms:GenerateDataKey*, kms:Decrypt): not the AWS managed alias/aws/sns."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.topic_kms_master_key_id == null || try(length(var.topic_kms_master_key_id) > 0, false)
+    error_message = "topic_kms_master_key_id must be a KMS key id, alias or ARN, or null for an unencrypted topic (not \"\")."
+  }
+}
+
+################################################################################
+# SQS subscribers
+################################################################################
+
+variable "sqs_subscribers" {
+  description = <<-EOT
+    Subscriber queues, name => settings. Each gets a queue, a dead-letter queue (name + dlq_suffix), a queue policy
+    letting only the topic send, and an SNS subscription. Settings (all optional):
+    filter_policy (SNS filter policy as JSON text; null = every event), filter_policy_scope ("MessageBody" or
+    "MessageAttributes"; S3 events carry no message attributes), raw_message_delivery (true: the SQS body is the S3
+    event itself, not the SNS envelope), visibility_timeout_seconds (0-43200), max_receive_count (deliveries before
+    the DLQ, 1-1000), message_retention_seconds (60-1209600).
+  EOT
+  type = map(object({
+    filter_policy              = optional(string)
+    filter_policy_scope        = optional(string, "MessageBody")
+    raw_message_delivery       = optional(bool, false)
+    visibility_timeout_seconds = optional(number, 300)
+    max_receive_count          = optional(number, 5)
+    message_retention_seconds  = optional(number, 345600)
+  }))
+  default = {
+    "idp-kit-ingest" = {}
+    "idp-kit-audit"  = {}
+  }
+  nullable = false
+
+  validation {
+    condition     = length(var.sqs_subscribers) > 0
+    error_message = "sqs_subscribers must name at least one queue."
+  }
+  validation {
+    condition = alltrue([
+      for name in keys(var.sqs_subscribers) : can(regex("^[A-Za-z0-9_-]{1,80}$", "${name}${var.dlq_suffix}"))
+    ])
+    error_message = "sqs_subscribers keys: queue names (with dlq_suffix \"${var.dlq_suffix}\") are 1-80 letters, digits, '-' or '_'."
+  }
+  validation {
+    condition = alltrue([
+      for s in values(var.sqs_subscribers) : contains(["MessageBody", "MessageAttributes"], s.filter_policy_scope)
+    ])
+    error_message = "sqs_subscribers: filter_policy_scope must be \"MessageBody\" or \"MessageAttributes\"."
+  }
+  validation {
+    condition = alltrue([
+      # null passes (nothing to decode); otherwise a JSON object with at least one key
+      for s in values(var.sqs_subscribers) : try(length(keys(jsondecode(s.filter_policy))) > 0, s.filter_policy == null)
+    ])
+    error_message = "sqs_subscribers: filter_policy must be a non-empty JSON object (an SNS filter policy); omit it (null) to receive every event."
+  }
+  validation {
+    condition = alltrue(flatten([for s in values(var.sqs_subscribers) : [
+      floor(s.visibility_timeout_seconds) == s.visibility_timeout_seconds,
+      s.visibility_timeout_seconds >= 0,
+      s.visibility_timeout_seconds <= 43200,
+    ]]))
+    error_message = "sqs_subscribers: visibility_timeout_seconds must be a whole number from 0 to 43200 (12 hours)."
+  }
+  validation {
+    condition = alltrue(flatten([for s in values(var.sqs_subscribers) : [
+      floor(s.max_receive_count) == s.max_receive_count,
+      s.max_receive_count >= 1,
+      s.max_receive_count <= 1000,
+    ]]))
+    error_message = "sqs_subscribers: max_receive_count must be a whole number from 1 to 1000."
+  }
+  validation {
+    condition = alltrue(flatten([for s in values(var.sqs_subscribers) : [
+      floor(s.message_retention_seconds) == s.message_retention_seconds,
+      s.message_retention_seconds >= 60,
+      s.message_retention_seconds <= 1209600,
+    ]]))
+    error_message = "sqs_subscribers: message_retention_seconds must be a whole number from 60 (1 minute) to 1209600 (14 days)."
+  }
+}
+
+variable "ingest_subscriber" {
+  description = "The subscriber the ingestion job polls (IDP_INGEST_QUEUE); must be a key of sqs_subscribers."
+  type        = string
+  default     = "idp-kit-ingest"
+  nullable    = false
+
+  validation {
+    condition     = contains(keys(var.sqs_subscribers), var.ingest_subscriber)
+    error_message = "ingest_subscriber \"${var.ingest_subscriber}\" is not one of sqs_subscribers ${jsonencode(keys(var.sqs_subscribers))}."
+  }
+}
+
+variable "dlq_suffix" {
+  description = "Appended to a subscriber's name to name its dead-letter queue (1-79 characters)."
+  type        = string
+  default     = "-dlq"
+  nullable    = false
+
+  validation {
+    condition     = length(var.dlq_suffix) >= 1 && length(var.dlq_suffix) <= 79
+    error_message = "dlq_suffix must be 1-79 characters: a dead-letter queue's name is its queue's name plus this suffix."
+  }
+}
+
+variable "dlq_message_retention_seconds" {
+  description = "How long dead letters are kept (60-1209600 s; default 14 days, the SQS maximum)."
+  type        = number
+  default     = 1209600
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      floor(var.dlq_message_retention_seconds) == var.dlq_message_retention_seconds,
+      var.dlq_message_retention_seconds >= 60,
+      var.dlq_message_retention_seconds <= 1209600,
+    ])
+    error_message = "dlq_message_retention_seconds must be a whole number from 60 (1 minute) to 1209600 (14 days)."
+  }
+}
+
+################################################################################
+# DynamoDB status table
+################################################################################
+
+variable "status_table_name" {
+  description = "Name of the DynamoDB document status table (3-255 letters, digits, '_', '-' or '.')."
+  type        = string
+  default     = "idp-kit-document-status"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.status_table_name))
+    error_message = "status_table_name: 3-255 letters, digits, '_', '-' or '.'."
+  }
+}
+
+variable "status_table_ttl_attribute" {
+  description = "Attribute holding an item's expiry (epoch seconds); DynamoDB deletes the item after it."
+  type        = string
+  default     = "expires_at"
+  nullable    = false
+
+  validation {
+    condition     = length(var.status_table_ttl_attribute) >= 1 && length(var.status_table_ttl_attribute) <= 255
+    error_message = "status_table_ttl_attribute must be an attribute name of 1-255 characters."
+  }
+}
+
+variable "status_table_point_in_time_recovery" {
+  description = "Enable point-in-time recovery (continuous backups, 35 days) on the status table."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "status_table_kms_key_arn" {
+  description = "ARN of a customer managed KMS key for the status table; null = the AWS managed key for DynamoDB (aws/dynamodb)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.status_table_kms_key_arn == null || try(startswith(var.status_table_kms_key_arn, "arn:"), false)
+    error_message = "status_table_kms_key_arn must be a KMS key ARN, or null for the AWS managed key."
+  }
+}
+
+################################################################################
+# Databricks job role
+################################################################################
+
+variable "create_databricks_role" {
+  description = "Create the IAM role the Databricks job assumes (a Unity Catalog service credential, or an instance profile's role)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "databricks_role_name" {
+  description = "Name of the Databricks job role (1-64 characters of [A-Za-z0-9+=,.@_-])."
+  type        = string
+  default     = "idp-kit-databricks-job"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.databricks_role_name))
+    error_message = "databricks_role_name: 1-64 characters of [A-Za-z0-9+=,.@_-]."
+  }
+}
+
+variable "databricks_principal_arn" {
+  description = "The Databricks principal trusted to assume the role. Default: Databricks' published Unity Catalog master role."
+  type        = string
+  default     = "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
+  nullable    = false
+
+  validation {
+    condition     = startswith(var.databricks_principal_arn, "arn:")
+    error_message = "databricks_principal_arn must be an IAM principal ARN (arn:aws:iam::ACCOUNT:role/NAME)."
+  }
+}
+
+variable "databricks_external_id" {
+  description = "Your Databricks account id: the sts:ExternalId the role's trust requires. Required when create_databricks_role is true."
+  type        = string
+  default     = null
+
+  validation {
+    # Without it the trust would admit any workspace of the Databricks principal (the confused deputy).
+    condition     = !var.create_databricks_role || try(length(var.databricks_external_id) > 0, false)
+    error_message = "databricks_external_id is required when create_databricks_role is true: set it to your Databricks account id."
+  }
+}
+
+################################################################################
+# Alarms and tags
+################################################################################
+
+variable "alarm_topic_arn" {
+  description = "SNS topic ARN the CloudWatch alarms notify (alarm and OK); null = alarms without actions."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || try(startswith(var.alarm_topic_arn, "arn:"), false)
+    error_message = "alarm_topic_arn must be an SNS topic ARN, or null for alarms without actions."
+  }
+}
+
+variable "dlq_depth_alarm_threshold" {
+  description = "Alarm when a dead-letter queue holds at least this many visible messages (>= 1)."
+  type        = number
+  default     = 1
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      floor(var.dlq_depth_alarm_threshold) == var.dlq_depth_alarm_threshold,
+      var.dlq_depth_alarm_threshold >= 1,
+    ])
+    error_message = "dlq_depth_alarm_threshold must be a whole number of messages, at least 1."
+  }
+}
+
+variable "oldest_message_alarm_seconds" {
+  description = "Alarm when a subscriber queue's oldest message is at least this old (60-1209600 s)."
+  type        = number
+  default     = 900
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      floor(var.oldest_message_alarm_seconds) == var.oldest_message_alarm_seconds,
+      var.oldest_message_alarm_seconds >= 60,
+      var.oldest_message_alarm_seconds <= 1209600,
+    ])
+    error_message = "oldest_message_alarm_seconds must be a whole number from 60 to 1209600 (14 days)."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every taggable resource, merged over { \"idp-kit\" = \"ingestion\" }."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}

@@ -1,0 +1,310 @@
+"""The Terraform module in infra/aws without deploying it: formatted, initialised offline from a provider mirror and
+valid (module and example), clean under checkov, its inputs exactly the fields of `IngestionStackSpec`, and every
+input the spec refuses refused by `terraform plan` (against moto) with the message variables.tf gives.
+
+Terraform runs on copies of infra/aws in temporary directories: `terraform init` writes `.terraform/` and
+`.terraform.lock.hcl` next to the configuration, and the repository tree must stay clean. A missing `terraform` or
+`checkov` fails these tests and says what to install; nothing here is skipped."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from idp_kit.infra_spec import IngestionStackSpec, SubscriberSpec, to_tfvars
+from idp_kit.terraform import cli_config, find_provider_mirror
+
+REPO = Path(__file__).resolve().parent.parent
+MODULE = REPO / "infra" / "aws"
+EXAMPLE = Path("examples") / "complete"  # relative to the module
+INSTALL_TERRAFORM = "install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install) on the PATH"
+INSTALL_CHECKOV = "install checkov into the project's environment (the dev extra: pip install -e '.[dev]')"
+TF_ARTIFACTS = (".terraform", ".terraform.lock.hcl", "*.tfstate", "*.tfstate.*", "*.tfplan")
+
+
+def require(name: str, install: str) -> str:
+    "The `name` executable, the one beside this interpreter first; missing, the test fails and says what to install."
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found: pytest.fail(f"{name} is not installed: {install}")
+    return found
+
+
+def test_a_missing_tool_fails_loudly_instead_of_skipping(monkeypatch):
+    # GIVEN a PATH without the tool
+    monkeypatch.setenv("PATH", "")
+    # WHEN a test asks for it THEN the test fails, naming what to install
+    with pytest.raises(pytest.fail.Exception, match="no-such-tool is not installed: install it like this"):
+        require("no-such-tool", "install it like this")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The text of the module: no terraform needed
+
+def blocks(path: Path, kind: str) -> dict[str, str]:
+    "`kind` blocks (variable, output) of the file at `path`, name → body; relies on `terraform fmt` layout."
+    return dict(re.findall(rf'^{kind} "([\w-]+)" {{\n(.*?)^}}', path.read_text(), re.S | re.M))
+
+
+def undescribed(found: dict[str, str], attribute: str) -> list[str]:
+    "Names of the blocks in `found` without a top-level `attribute`."
+    return [name for name, body in found.items() if not re.search(rf"^  {attribute}\s+=", body, re.M)]
+
+
+def test_inputs_are_the_spec_fields_each_typed_and_described():
+    variables = blocks(MODULE / "variables.tf", "variable")
+    assert sorted(variables) == sorted(IngestionStackSpec.model_fields)
+    assert undescribed(variables, "type") == [] and undescribed(variables, "description") == []
+
+
+def test_every_output_is_described_and_the_readme_lists_inputs_and_outputs():
+    outputs = blocks(MODULE / "outputs.tf", "output")
+    assert {"queues", "ingest_queue_url", "databricks_role_arn", "idp_kit_settings"} <= set(outputs)
+    assert undescribed(outputs, "description") == []
+    readme = (MODULE / "README.md").read_text()
+    names = [*blocks(MODULE / "variables.tf", "variable"), *outputs]
+    assert [n for n in names if f"| `{n}` |" not in readme] == [], "infra/aws/README.md lacks a table row for these"
+
+
+def test_the_job_policy_has_one_source_the_template():
+    tf = {p.name: p.read_text() for p in MODULE.glob("*.tf")}
+    # GIVEN the module's files, THEN the job's permissions come from the template only, never spelt out in HCL
+    assert 'templatefile("${path.module}/policies/databricks_job.json.tftpl"' in tf["iam.tf"]
+    spelt_out = re.compile(r"sqs:ReceiveMessage|s3:GetObjectVersion|s3:ListBucketVersions")
+    assert [name for name, text in tf.items() if spelt_out.search(text)] == []
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# terraform fmt, init (offline from a mirror), validate; checkov
+
+@pytest.fixture(scope="module")
+def terraform() -> str:
+    return require("terraform", INSTALL_TERRAFORM)
+
+
+@pytest.fixture(scope="module")
+def tf_env(tmp_path_factory) -> dict[str, str]:
+    "terraform's environment: a CLI configuration installing hashicorp/* from the provider mirror when there is one."
+    rc = tmp_path_factory.mktemp("terraform-cli") / "terraform.rc"
+    rc.write_text(cli_config(find_provider_mirror()))
+    quiet = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
+    return {**os.environ, "TF_CLI_CONFIG_FILE": str(rc), **quiet}
+
+
+def tf(terraform: str, env: dict[str, str], workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    "`terraform -chdir=workdir ARGS`, captured (text)."
+    return subprocess.run([terraform, f"-chdir={workdir}", *args], capture_output=True, text=True, env=env,
+                          timeout=300, stdin=subprocess.DEVNULL)
+
+
+def copy_module(dest: Path) -> Path:
+    "A copy of infra/aws (with its examples and policies, without Terraform's artefacts) at `dest`."
+    return Path(shutil.copytree(MODULE, dest, ignore=shutil.ignore_patterns(*TF_ARTIFACTS)))
+
+
+def init(terraform: str, env: dict[str, str], workdir: Path) -> None:
+    "`terraform init`; with a provider mirror any network access is made to fail, so it proves init works offline."
+    dead_proxy = "http://127.0.0.1:9"
+    offline = {"HTTPS_PROXY": dead_proxy, "HTTP_PROXY": dead_proxy, "NO_PROXY": ""} if find_provider_mirror() else {}
+    p = tf(terraform, env | offline, workdir, "init", "-backend=false", "-input=false", "-no-color")
+    assert p.returncode == 0, f"terraform init in {workdir} failed:\n{p.stderr or p.stdout}"
+
+
+@pytest.fixture(scope="module")
+def initialised(tmp_path_factory, terraform, tf_env) -> Path:
+    "A copy of infra/aws whose module and complete example are both initialised (read-only for the tests)."
+    module = copy_module(tmp_path_factory.mktemp("validate") / "aws")
+    for workdir in (module, module / EXAMPLE): init(terraform, tf_env, workdir)
+    return module
+
+
+def test_module_is_formatted(terraform, tf_env):
+    p = tf(terraform, tf_env, MODULE, "fmt", "-check", "-recursive", "-diff", "-no-color")
+    assert p.returncode == 0, f"run `terraform fmt -recursive infra/aws`:\n{p.stdout}{p.stderr}"
+
+
+@pytest.mark.parametrize("where", [".", str(EXAMPLE)])
+def test_module_and_example_initialise_offline_and_validate(initialised, terraform, tf_env, where):
+    result = json.loads(tf(terraform, tf_env, initialised / where, "validate", "-json", "-no-color").stdout)
+    assert (result["valid"], result["error_count"], result["warning_count"]) == (True, 0, 0), result["diagnostics"]
+
+
+def test_checkov_finds_no_failed_check_and_every_skip_has_a_reason():
+    checkov = require("checkov", INSTALL_CHECKOV)
+    # --skip-download: no call to Prisma Cloud for guidelines (offline, and nothing of ours leaves the machine)
+    p = subprocess.run([checkov, "-d", str(MODULE), "--framework", "terraform", "--skip-download", "-o", "json"],
+                       capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    report = json.loads(p.stdout)
+    report = report[0] if isinstance(report, list) else report
+    results, summary = report["results"], report["summary"]
+    assert [(c["check_id"], c["resource"], c["file_path"]) for c in results["failed_checks"]] == []
+    assert summary["parsing_errors"] == 0 and summary["passed"] > 50  # it really scanned the module
+    skipped = results["skipped_checks"]
+    assert [c["check_id"] for c in skipped if not (c["check_result"].get("suppress_comment") or "").strip()] == []
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# terraform plan against moto: what the spec accepts plans, what it refuses fails with the module's message
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    "A moto server of this module's own, on a free loopback port; plans only read from it."
+    from moto.server import ThreadedMotoServer
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+    server.stop()
+
+
+PROVIDER = """provider "aws" {{
+  region                      = "us-east-1"
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  s3_use_path_style           = true
+  max_retries                 = 1
+  endpoints {{
+{endpoints}
+  }}
+}}
+"""
+SERVICES = ("cloudwatch", "dynamodb", "iam", "kms", "s3", "sns", "sqs", "sts")  # every service the module calls
+
+
+@pytest.fixture(scope="module")
+def plan_root(tmp_path_factory, terraform, tf_env, moto_endpoint) -> Path:
+    "A copy of the module used as a root module, its provider pointed at moto: a tfvars file is planned as is."
+    root = copy_module(tmp_path_factory.mktemp("plan") / "aws")
+    endpoints = "\n".join(f'    {service} = "{moto_endpoint}"' for service in SERVICES)
+    (root / "moto_provider.tf").write_text(PROVIDER.format(endpoints=endpoints))
+    init(terraform, tf_env, root)
+    return root
+
+
+def plan(terraform: str, env: dict[str, str], root: Path, tfvars: dict[str, Any]) -> tuple[list[str], dict[str, int]]:
+    "Plan `tfvars` as a terraform.tfvars.json: error messages (without Terraform's location), and the change summary."
+    (root / "case.tfvars.json").write_text(json.dumps(tfvars))
+    p = tf(terraform, env, root, "plan", "-json", "-input=false", "-lock=false", "-var-file=case.tfvars.json")
+    events = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    diagnostics = [e["diagnostic"] for e in events if e.get("type") == "diagnostic"]
+    errors = [d["detail"].split("\n\nThis was checked")[0] or d["summary"]
+              for d in diagnostics if d["severity"] == "error"]
+    assert p.returncode == (1 if errors else 0), p.stderr
+    return errors, next((e["changes"] for e in events if e.get("type") == "change_summary"), {})
+
+
+def test_a_spec_plans_as_is_with_every_resource(plan_root, terraform, tf_env):
+    # GIVEN a spec using every option: three subscribers (one filtered), suffixes, KMS keys, an alarm topic
+    kms = "arn:aws:kms:us-east-1:123456789012:key/"
+    pdf_only = {"Records": {"s3": {"object": {"key": [{"suffix": ".pdf"}]}}}}
+    spec = IngestionStackSpec(
+        bucket_name="idp-kit-plan", watched_suffixes=(".pdf", ".docx"), databricks_external_id="0000-test",
+        bucket_kms_key_arn=kms + "1234", topic_kms_master_key_id="alias/idp-kit",
+        status_table_kms_key_arn=kms + "5678",
+        alarm_topic_arn="arn:aws:sns:us-east-1:123456789012:ops", tags={"team": "documents"},
+        sqs_subscribers={"idp-kit-ingest": SubscriberSpec(visibility_timeout_seconds=900),
+                         "idp-kit-audit": SubscriberSpec(raw_message_delivery=True),
+                         "idp-kit-pdf": SubscriberSpec(filter_policy=pdf_only)})
+    # WHEN its to_tfvars output is planned as is
+    errors, summary = plan(terraform, tf_env, plan_root, to_tfvars(spec))
+    # THEN it plans: 6 bucket resources, notification, topic + policy, 3 x (queue, DLQ, subscription, 2 alarms), table,
+    # the role with its job, KMS and self-assume policies
+    assert errors == []
+    assert summary.get("add") == 6 + 1 + 2 + 3 * 5 + 1 + 4
+
+
+# Inputs the spec refuses, each with the message variables.tf gives; all in one plan (Terraform reports every failed
+# validation of independent variables at once). Subscriber mistakes sit in separate subscribers of one map.
+BAD_INPUTS: list[tuple[dict[str, Any], str]] = [
+    ({"bucket_name": "Bad_Name"}, "bucket_name: 3-63 characters, lower-case letters, digits, '.' and '-', "
+                                  "starting and ending with a letter or digit."),
+    ({"bucket_kms_key_arn": "my-key"},
+     "bucket_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), or null for SSE-S3."),
+    ({"noncurrent_version_expiration_days": 0},
+     "noncurrent_version_expiration_days must be a whole number of days from 1 to 3650."),
+    ({"abort_incomplete_multipart_upload_days": 366},
+     "abort_incomplete_multipart_upload_days must be a whole number of days from 1 to 365."),
+    ({"watched_prefix": "/incoming/"},
+     "watched_prefix must end with '/' and not start with it ('' watches the whole bucket)."),
+    ({"watched_suffixes": [".pdf", "f"]}, 'watched_suffixes must not overlap (one ending with another, like ".pdf" '
+                                          'and "f"): S3 refuses overlapping notification filters.'),
+    ({"topic_name": "object created"}, "topic_name: 1-256 letters, digits, '-' or '_'."),
+    ({"topic_kms_master_key_id": ""},
+     'topic_kms_master_key_id must be a KMS key id, alias or ARN, or null for an unencrypted topic (not "").'),
+    ({"sqs_subscribers": {"slow": {"visibility_timeout_seconds": 50000}}},
+     "sqs_subscribers: visibility_timeout_seconds must be a whole number from 0 to 43200 (12 hours)."),
+    ({"sqs_subscribers": {"scoped": {"filter_policy_scope": "x"}}},
+     'sqs_subscribers: filter_policy_scope must be "MessageBody" or "MessageAttributes".'),
+    ({"sqs_subscribers": {"empty": {"filter_policy": "{}"}}},
+     "sqs_subscribers: filter_policy must be a non-empty JSON object (an SNS filter policy); "
+     "omit it (null) to receive every event."),
+    ({"sqs_subscribers": {"never": {"max_receive_count": 0}}},
+     "sqs_subscribers: max_receive_count must be a whole number from 1 to 1000."),
+    ({"sqs_subscribers": {"brief": {"message_retention_seconds": 59}}},
+     "sqs_subscribers: message_retention_seconds must be a whole number from 60 (1 minute) to 1209600 (14 days)."),
+    ({"sqs_subscribers": {"q" * 77: {}}},
+     "sqs_subscribers keys: queue names (with dlq_suffix \"-dlq\") are 1-80 letters, digits, '-' or '_'."),
+    ({"dlq_message_retention_seconds": 1209601},
+     "dlq_message_retention_seconds must be a whole number from 60 (1 minute) to 1209600 (14 days)."),
+    ({"status_table_name": "ab"}, "status_table_name: 3-255 letters, digits, '_', '-' or '.'."),
+    ({"status_table_ttl_attribute": ""}, "status_table_ttl_attribute must be an attribute name of 1-255 characters."),
+    ({"status_table_kms_key_arn": "key"},
+     "status_table_kms_key_arn must be a KMS key ARN, or null for the AWS managed key."),
+    ({"databricks_role_name": "idp/kit"}, "databricks_role_name: 1-64 characters of [A-Za-z0-9+=,.@_-]."),
+    ({"databricks_principal_arn": "414351767826"},
+     "databricks_principal_arn must be an IAM principal ARN (arn:aws:iam::ACCOUNT:role/NAME)."),
+    ({"alarm_topic_arn": "ops"}, "alarm_topic_arn must be an SNS topic ARN, or null for alarms without actions."),
+    ({"dlq_depth_alarm_threshold": 0}, "dlq_depth_alarm_threshold must be a whole number of messages, at least 1."),
+    ({"oldest_message_alarm_seconds": 59},
+     "oldest_message_alarm_seconds must be a whole number from 60 to 1209600 (14 days)."),
+    ({"databricks_external_id": None},
+     "databricks_external_id is required when create_databricks_role is true: set it to your Databricks account id."),
+]
+# Checks of variables other checks refer to (an invalid one silences those): each planned alone.
+APART: list[tuple[dict[str, Any], str]] = [
+    ({"ingest_subscriber": "idp-kit-missing"},
+     'ingest_subscriber "idp-kit-missing" is not one of sqs_subscribers ["idp-kit-audit","idp-kit-ingest"].'),
+    ({"dlq_suffix": ""},
+     "dlq_suffix must be 1-79 characters: a dead-letter queue's name is its queue's name plus this suffix."),
+]
+VALID = {"databricks_external_id": "0000-test"}
+
+
+def as_spec_fields(tfvars: dict[str, Any]) -> dict[str, Any]:
+    "`tfvars` as IngestionStackSpec arguments (a filter policy is JSON text in Terraform, a dict in the spec)."
+    subs = {name: {**sub, **({"filter_policy": json.loads(sub["filter_policy"])} if "filter_policy" in sub else {})}
+            for name, sub in tfvars.get("sqs_subscribers", {}).items()}
+    return tfvars | ({"sqs_subscribers": {"idp-kit-ingest": {}, **subs}} if subs else {})
+
+
+@pytest.mark.parametrize("bad,message", BAD_INPUTS + APART, ids=[json.dumps(b)[2:40] for b, _ in BAD_INPUTS + APART])
+def test_the_spec_refuses_each_input_the_module_refuses(bad, message):
+    with pytest.raises(ValidationError):
+        IngestionStackSpec(**as_spec_fields(VALID | bad))
+
+
+def test_plan_refuses_bad_inputs_with_the_modules_messages(plan_root, terraform, tf_env):
+    # GIVEN a terraform.tfvars.json with every mistake of BAD_INPUTS at once
+    tfvars = dict(VALID)
+    for bad, _ in BAD_INPUTS:
+        subs = {**tfvars.get("sqs_subscribers", {"idp-kit-ingest": {}}), **bad.get("sqs_subscribers", {})}
+        tfvars |= bad | ({"sqs_subscribers": subs} if "sqs_subscribers" in bad else {})
+    # WHEN it is planned THEN each mistake is reported once, with its message, and nothing else is
+    errors, _ = plan(terraform, tf_env, plan_root, tfvars)
+    assert sorted(errors) == sorted(message for _, message in BAD_INPUTS)
+
+
+@pytest.mark.parametrize("bad,message", APART, ids=[next(iter(b)) for b, _ in APART])
+def test_plan_refuses_inputs_other_checks_refer_to(plan_root, terraform, tf_env, bad, message):
+    errors, _ = plan(terraform, tf_env, plan_root, VALID | bad)
+    assert errors == [message]
