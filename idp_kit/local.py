@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 import idp_kit
-from .provisioning import ProvisionedResources, provision
+from .deployment import Deployment, deploy_local
+from .moto_fidelity import patch_moto
+from .provisioning import ProvisionedResources
 from .settings import ENV_PREFIX, Settings, get_settings
 from .spark import spark_session
 
@@ -33,9 +35,9 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 # %% auto #0
-__all__ = ['HOST', 'STATE_FILE', 'LOG_FILE', 'MOTO_CREDENTIALS', 'STARTUP_TIMEOUT_S', 'STOP_TIMEOUT_S', 'require_local_extra',
-           'serve', 'stack_settings', 'stack_env', 'local_status', 'local_down', 'moto_session', 'local_up',
-           'LocalStack']
+__all__ = ['HOST', 'STATE_FILE', 'LOG_FILE', 'MOTO_CREDENTIALS', 'STARTUP_TIMEOUT_S', 'STOP_TIMEOUT_S', 'KEPT_AFTER_DOWN',
+           'RESET_PATHS', 'require_local_extra', 'serve', 'stack_settings', 'stack_env', 'local_status', 'local_down',
+           'local_reset', 'moto_session', 'local_up', 'LocalStack']
 
 # %% ../nbs/40_local.ipynb #69012a72
 HOST = "127.0.0.1"  # the stack never listens beyond this machine
@@ -115,6 +117,7 @@ def serve(state_dir: Path,  # where the state file, the log and the Delta data l
     stop, t0 = threading.Event(), time.perf_counter()
     for sig in (signal.SIGTERM, signal.SIGINT): signal.signal(sig, lambda *_: stop.set())
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    patch_moto()  # where moto 5.2.5 differs from AWS in ways the kit's Terraform and filters depend on
     moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
     moto.start()
     moto_port, t_moto = moto.get_host_and_port()[1], time.perf_counter()
@@ -197,8 +200,8 @@ def stack_settings(base: Settings,  # names to keep (bucket, queues, ...)
                    state: dict[str, Any],  # the daemon's state file
                   ) -> Settings:
     "`base` pointed at the stack described by `state`."
-    return base.model_copy(update={"aws_endpoint_url": state["moto_endpoint"], "spark_remote": state["spark_remote"],
-                                   "delta_location": state["delta_location"], "state_dir": Path(state["delta_location"]).parent})
+    return base.replace(aws_endpoint_url=state["moto_endpoint"], spark_remote=state["spark_remote"],
+                        delta_location=state["delta_location"], state_dir=Path(state["delta_location"]).parent)
 
 # %% ../nbs/40_local.ipynb #b42b2816
 def stack_env(settings: Settings) -> dict[str, str]:
@@ -210,12 +213,17 @@ def stack_env(settings: Settings) -> dict[str, str]:
     return env
 
 # %% ../nbs/40_local.ipynb #a258bb8e
+def _down_hint(state_dir: Path) -> str:
+    "What `status` says when no stack runs in `state_dir`: where it looked, and why that may be the wrong place."
+    return (f"no stack runs in {state_dir}: the state directory is IDP_STATE_DIR, by default .idp-kit under the current directory, "
+            "so run `idp-kit local` commands from the directory where you ran `idp-kit local up` (or set IDP_STATE_DIR)")
+
 def local_status(settings: Settings | None = None) -> dict[str, Any]:
     "`running`, `down` or `stale` (with a reason), for the stack in `settings.state_dir`."
     settings = settings or get_settings()
     state_dir = settings.state_dir.resolve()
     path = state_dir / STATE_FILE
-    if not path.exists(): return {"status": "down", "state_dir": str(state_dir)}
+    if not path.exists(): return {"status": "down", "state_dir": str(state_dir), "hint": _down_hint(state_dir)}
     try: state = json.loads(path.read_text())
     except ValueError: return {"status": "stale", "state_dir": str(state_dir), "reason": f"unreadable state file {path}",
                                "hint": "run `idp-kit local down` to clear it"}
@@ -226,6 +234,10 @@ def local_status(settings: Settings | None = None) -> dict[str, Any]:
     return out | {"env": stack_env(stack_settings(settings, state))}
 
 # %% ../nbs/40_local.ipynb #1a0d6669
+KEPT_AFTER_DOWN = ("S3 objects, queues, messages and the DynamoDB table lived in moto's memory and are gone; the Delta tables "
+                   "(delta/ in the state directory) are kept, so re-uploading a document later records it as a duplicate. "
+                   "`idp-kit local reset` deletes them too")
+
 def local_down(settings: Settings | None = None) -> dict[str, Any]:
     "Stop the stack in `settings.state_dir` and remove its state file."
     settings = settings or get_settings()
@@ -238,7 +250,18 @@ def local_down(settings: Settings | None = None) -> dict[str, Any]:
     else: action = "cleared stale state"
     path.unlink(missing_ok=True)
     _LAUNCHED.pop(pid, None)
-    return {"status": "down", "state_dir": status["state_dir"], "pid": pid, "action": action}
+    return {"status": "down", "state_dir": status["state_dir"], "pid": pid, "action": action, "kept": KEPT_AFTER_DOWN}
+
+# %% ../nbs/40_local.ipynb #6420bb85
+RESET_PATHS = ("delta", "terraform", LOG_FILE)  # what `reset` deletes from the state directory
+
+def local_reset(settings: Settings | None = None) -> dict[str, Any]:
+    "Stop the stack in `settings.state_dir` and delete its Delta data, Terraform state and log: the next `up` starts clean."
+    settings = settings or get_settings()
+    down, state_dir = local_down(settings), settings.state_dir.resolve()
+    removed = [str(state_dir / n) for n in RESET_PATHS if (state_dir / n).exists()]
+    for path in map(Path, removed): shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return {"status": "down", "state_dir": str(state_dir), "action": down["action"], "removed": removed}
 
 # %% ../nbs/40_local.ipynb #0cb33d8c
 def moto_session(region: str) -> boto3.Session:
@@ -247,17 +270,21 @@ def moto_session(region: str) -> boto3.Session:
                          aws_secret_access_key=MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name=region)
 
 # %% ../nbs/40_local.ipynb #1f965634
-def local_up(settings: Settings | None = None) -> dict[str, Any]:
+def local_up(settings: Settings | None = None,
+             provisioner: str | None = None,  # auto (Terraform when installed, else boto3), terraform, cloudformation or boto3; default IDP_PROVISIONER
+            ) -> dict[str, Any]:
     "Start and provision a stack that outlives this process, in `settings.state_dir`; report the running one if it is already up."
     settings = settings or get_settings()
+    require_local_extra()  # here, not in the daemon: a core-only install gets one line, not the daemon's log
     status = local_status(settings)
     if status["status"] == "running": return status | {"action": "already running"}
     action = "started" if status["status"] == "down" else f"started (cleared stale state: {local_down(settings)['action']})"
     state_dir = settings.state_dir.resolve()
     stack = stack_settings(settings, _wait_ready(_spawn(state_dir, parent_pid=None, region=settings.aws_region), state_dir))
-    try: resources = provision(stack, session=moto_session(stack.aws_region))
+    try: deployment = deploy_local(stack, moto_session(stack.aws_region), provisioner or settings.provisioner)
     except BaseException: local_down(settings); raise
-    return local_status(settings) | {"action": action, "provisioned": resources.model_dump(mode="json", exclude={"changes"})}
+    return local_status(settings) | {"action": action, "provisioner": deployment.provisioner, "note": deployment.note,
+                                     "provision_s": deployment.seconds, "provisioned": deployment.resources.model_dump(mode="json", exclude={"changes"})}
 
 # %% ../nbs/40_local.ipynb #0e27ecd4
 class LocalStack:
@@ -265,24 +292,27 @@ class LocalStack:
     def __init__(self, settings: Settings | None = None,  # names to use (default: from the environment)
                  *, data_dir: Path | None = None,  # state, log and Delta files; default: a temporary directory, removed on exit
                  provision: bool = True,  # create the bucket, topic, queues and table on entry
+                 provisioner: str | None = None,  # auto (Terraform when installed, else boto3), terraform, cloudformation or boto3; default IDP_PROVISIONER
                 ) -> None:
         self._base, self._data_dir, self._provision = settings or get_settings(), data_dir, provision
+        self._provisioner = provisioner or self._base.provisioner
         self._proc: subprocess.Popen | None = None
         self._state: dict[str, Any] | None = None
         self._tmp: str | None = None
         self._spark: SparkSession | None = None
-        self.resources: ProvisionedResources | None = None  # what `provision` reported on entry
+        self.deployment: Deployment | None = None  # what was provisioned on entry, by which provisioner
 
     def __enter__(self) -> LocalStack:
+        require_local_extra()
         if self._data_dir is None: self._tmp = tempfile.mkdtemp(prefix="idp-kit-stack-")
         data_dir = self._data_dir or Path(self._tmp)
-        if (st := local_status(self._base.model_copy(update={"state_dir": data_dir})))["status"] == "running":
+        if (st := local_status(self._base.replace(state_dir=data_dir)))["status"] == "running":
             raise RuntimeError(f"A stack already runs in {st['state_dir']} (pid {st['pid']}): pass another data_dir, "
                                "or stop it with `idp-kit local down`")
         try:
             self._proc = _spawn(data_dir.resolve(), parent_pid=os.getpid(), region=self._base.aws_region, temporary=self._tmp is not None)
             self._state = _wait_ready(self._proc, data_dir.resolve())
-            if self._provision: self.resources = provision(self.settings, session=self.boto3_session())
+            if self._provision: self.deployment = deploy_local(self.settings, self.boto3_session(), self._provisioner)
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -294,6 +324,11 @@ class LocalStack:
         if self._proc is not None: _stop_pid(self._proc.pid); _LAUNCHED.pop(self._proc.pid, None)
         if self._tmp: shutil.rmtree(self._tmp, ignore_errors=True)
         self._proc = self._state = self._tmp = self._spark = None
+
+    @property
+    def resources(self) -> ProvisionedResources | None:
+        "What was provisioned on entry (queue URLs and ARNs, the table); None with `provision=False`."
+        return self.deployment.resources if self.deployment else None
 
     def _require_state(self) -> dict[str, Any]:
         if self._state is None: raise RuntimeError("The LocalStack is not running: use it as `with LocalStack() as stack:`")

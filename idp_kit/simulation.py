@@ -17,7 +17,7 @@ import boto3
 from pydantic import BaseModel, Field
 
 from .canonical_schema import document_id_for, revision_id_for, s3_uri
-from .settings import Settings, aws_client_kwargs
+from .settings import Settings, aws_client
 from .sqs_batch_ingestion import run_poller
 from .tracking import METADATA_TABLE, RESULTS_TABLE, RunSummary, table_counts, table_name
 
@@ -71,7 +71,7 @@ def queue_depths(sqs: Any, queue_name: str) -> dict[str, int]:
 
 def drain_queue(settings: Settings, spark: Any, session: boto3.Session, queue_name: str, mode: str, max_runs: int = 5) -> list[RunSummary]:
     "Run the poller on `queue_name` until SQS reports it empty (at most `max_runs` runs)."
-    sqs, runs = session.client("sqs", **aws_client_kwargs(settings)), []
+    sqs, runs = aws_client(settings, "sqs", session), []
     for _ in range(max_runs):
         runs.append(run_poller(settings, spark, queue_name=queue_name, mode=mode, session=session))
         if queue_depths(sqs, queue_name) == {"visible": 0, "in_flight": 0}: break
@@ -156,7 +156,7 @@ def failure_details(spark: Any, settings: Settings) -> tuple[list[dict[str, str]
 # %% ../nbs/50_simulation.ipynb #dcdba45e
 def run_simulation(settings: Settings, spark: Any, session: boto3.Session, *, source: Path | None = None, copies: int = 1) -> SimulationReport:
     "Upload the samples, drain every subscriber queue, and check the outcome against the uploads."
-    s3, sqs = session.client("s3", **aws_client_kwargs(settings)), session.client("sqs", **aws_client_kwargs(settings))
+    s3, sqs = aws_client(settings, "s3", session), aws_client(settings, "sqs", session)
     uploads = plan_uploads(settings, source, copies)
     upload_s = upload_all(s3, settings, uploads)
     t0, runs = time.perf_counter(), []

@@ -13,9 +13,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
+from urllib.parse import urlsplit
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 import idp_kit
@@ -23,7 +23,7 @@ from .canonical_schema import (CanonicalDocument, DocumentStatus, ErrorCode, Err
                                       SourceMetadata)
 from .events import DecodedMessage, MalformedMessage, decode_body, is_object_created, is_object_removed
 from .parsers import parse_bytes
-from .settings import Settings, aws_client_kwargs
+from .settings import Settings, aws_client
 from .tracking import (TERMINAL_STATUSES, CommitConflict, IngestionRecord, MessageStatus, RunSummary, StoredRevision, ensure_tables,
                               merge_metadata, merge_results, merge_run, recorded_messages, result_row, stored_revisions)
 
@@ -32,18 +32,15 @@ __all__ = ['log', 'aws_clients', 'Fetched', 'version_with_etag', 'fetch_object',
            'build_document', 'BatchContext', 'BatchOutcome', 'message_fields', 'ref_fields', 'settle_without_work',
            'known_revision', 'process_object', 'decode_message', 'process_message', 'process_batch', 'commit_batch',
            'acknowledgements', 'delete_messages', 'receive_batch', 'VisibilityHeartbeat', 'handle_batch',
-           'QueueNotFound', 'run_poller']
+           'QueueNotFound', 'resolve_queue', 'run_poller']
 
 # %% ../nbs/30_sqs_batch_ingestion.ipynb #c4231e2f
 log = logging.getLogger(__name__)
 
 # %% ../nbs/30_sqs_batch_ingestion.ipynb #db4ad6f2
 def aws_clients(settings: Settings, session: boto3.Session | None = None) -> tuple[Any, Any]:
-    "SQS and S3 clients for `settings`, with a read timeout longer than the long-poll wait."
-    session = session or boto3.Session()
-    cfg = Config(read_timeout=settings.wait_time_s + 10, retries={"mode": "standard", "max_attempts": 5})
-    kw = aws_client_kwargs(settings)
-    return session.client("sqs", config=cfg, **kw), session.client("s3", config=cfg, **kw)
+    "SQS and S3 clients for `settings`, configured like every client of the kit (`aws_client_config`)."
+    return aws_client(settings, "sqs", session), aws_client(settings, "s3", session)
 
 # %% ../nbs/30_sqs_batch_ingestion.ipynb #10fad153
 @dataclass
@@ -384,15 +381,23 @@ def handle_batch(msgs: list[dict[str, Any]], ctx: BatchContext, sqs: Any, queue_
 class QueueNotFound(ValueError):
     "The queue to poll does not exist at the configured endpoint."
 
+def resolve_queue(sqs: Any, settings: Settings, queue: str | None = None) -> tuple[str, str]:
+    "Name and URL of `queue` (a name or a URL; default the ingest queue, by URL when `IDP_INGEST_QUEUE_URL` is set)."
+    queue = queue or settings.ingest_queue_url or settings.ingest_queue
+    if queue.startswith(("https://", "http://")):
+        parts = urlsplit(queue).path.strip("/").split("/")  # /ACCOUNT/NAME
+        name, kw = parts[-1], ({"QueueOwnerAWSAccountId": parts[-2]} if len(parts) >= 2 and parts[-2].isdigit() else {})
+    else: name, kw = queue, {}
+    try: return name, sqs.get_queue_url(QueueName=name, **kw)["QueueUrl"]
+    except ClientError as e: raise QueueNotFound(f"queue {name!r} not found at {settings.aws_endpoint_url or 'AWS'} "
+                                                 f"(IDP_INGEST_QUEUE_URL, IDP_INGEST_QUEUE or --queue; is the stack provisioned?): {e}") from e
+
 def run_poller(settings: Settings, spark: Any, *, queue_name: str | None = None, mode: str = "ingest",
                max_empty_receives: int = 1, max_batches: int | None = None, session: boto3.Session | None = None) -> RunSummary:
     "Poll `queue_name` (default: the ingest queue) until drained; returns the run's summary (also stored in Delta)."
     if mode not in ("ingest", "audit"): raise ValueError(f"mode must be 'ingest' or 'audit', got {mode!r}")
-    queue_name = queue_name or settings.ingest_queue
     sqs, s3 = aws_clients(settings, session)
-    try: queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
-    except ClientError as e: raise QueueNotFound(f"queue {queue_name!r} not found at {settings.aws_endpoint_url or 'AWS'} "
-                                                 f"(IDP_INGEST_QUEUE / --queue; is the stack provisioned?): {e}") from e
+    queue_name, queue_url = resolve_queue(sqs, settings, queue_name)
     ensure_tables(spark, settings)
     ctx = BatchContext(settings, spark, s3, queue_name, run_id=str(uuid.uuid4()), mode=mode)
     summary = RunSummary(run_id=ctx.run_id, queue_name=queue_name, mode=mode, kit_version=idp_kit.__version__)

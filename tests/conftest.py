@@ -1,11 +1,18 @@
 """Shared pytest fixtures: paths and a runner for the installed `idp-kit` command."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# Local stacks in tests are provisioned with boto3 unless a test asks for another provisioner: applying the Terraform
+# module takes about a minute on moto (the AWS provider's propagation waits), and tests/test_terraform_deploy.py proves
+# the boto3 provisioner creates the same stack, setting by setting. The Terraform-applied stacks are exercised there,
+# in the README walkthrough (tests/test_readme.py) and in the production-simulation notebook.
+os.environ.setdefault("IDP_PROVISIONER", "boto3")
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -78,4 +78,4 @@ def test_schema_matches_committed_file(idp_kit):
 def test_broken_configuration_is_a_clear_error(idp_kit):
     import os
     proc = idp_kit("sql", "render", env={**os.environ, "IDP_BATCH_SIZE": "50"})
-    assert proc.returncode == 2 and "invalid IDP_* setting" in proc.stderr and "batch_size" in proc.stderr
+    assert proc.returncode == 2 and proc.stderr.startswith("idp-kit: invalid setting: ") and "IDP_BATCH_SIZE" in proc.stderr

@@ -445,7 +445,9 @@ def test_cli_upload_poll_down(cli_stack, idp_kit):
     # GIVEN the shell variables `idp-kit local env` prints (what `eval "$(idp-kit local env)"` would export)
     exports = idp_kit("local", "env", env=base_env, timeout=60)
     assert exports.returncode == 0, exports.stderr[-3000:]
-    pairs = [shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in exports.stdout.splitlines()]
+    pairs = [shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in exports.stdout.splitlines() if line.startswith("export ")]
+    # (and, for AWS CLI v1, which ignores AWS_ENDPOINT_URL for SQS, an alias passing --endpoint-url)
+    assert any(l.startswith("alias aws-local='aws --endpoint-url '") for l in exports.stdout.splitlines()), exports.stdout
     env = base_env | dict(pairs) | {"IDP_WAIT_TIME_S": "0"}
     assert dict(pairs) == status["env"]
     # AND a document uploaded with plain boto3, configured only by that env
