@@ -82,7 +82,7 @@ def _print_exports(status: dict) -> int:
     if status["status"] != "running": raise UsageError(f"local env: the stack in {status['state_dir']} is {status['status']}: run `idp-kit local up`")
     for k, v in sorted(status["env"].items()): print(f"export {k}={shlex.quote(v)}")
     endpoint = shlex.quote(status["env"]["AWS_ENDPOINT_URL"])
-    print(f"# AWS CLI v2 and boto3 read AWS_ENDPOINT_URL; AWS CLI v1 ignores it for SQS, so pass --endpoint-url (this alias does):")
+    print("# AWS CLI v2 and boto3 read AWS_ENDPOINT_URL; AWS CLI v1 ignores it for SQS, so pass --endpoint-url (this alias does):")
     print(f"alias aws-local='aws --endpoint-url '{endpoint}")
     return 0
 
@@ -164,7 +164,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from idp_kit.simulation import format_report, run_simulation
     if args.samples and not Path(args.samples).is_dir(): raise UsageError(f"simulate: --samples {args.samples}: no such directory")
     with LocalStack(provisioner=args.provision) as stack:
-        if stack.deployment and stack.deployment.note: print(f"idp-kit: {stack.deployment.note}", file=sys.stderr)
+        d = stack.deployment
+        print(f"idp-kit: local stack provisioned with {d.provisioner} in {d.seconds:.0f} s" + (f" ({d.note})" if d.note else ""), file=sys.stderr)
         report = run_simulation(stack.settings, stack.spark(), stack.boto3_session(), copies=args.copies,
                                 source=Path(args.samples) if args.samples else None)
     print(json.dumps(report.model_dump(mode="json") | {"ok": report.ok}, indent=2) if args.json else format_report(report))

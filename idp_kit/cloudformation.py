@@ -710,7 +710,6 @@ MOTO_CFN_GAPS: dict[str, tuple[str, ...]] = {  # resource type -> what moto 5.2.
     "AWS::S3::BucketPolicy": (WHOLE_RESOURCE,),
     "AWS::SNS::Topic": ("Tags",),
     "AWS::SNS::TopicPolicy": (WHOLE_RESOURCE,),
-    "AWS::SQS::Queue": ("RedriveAllowPolicy",),
     "AWS::SQS::QueuePolicy": (WHOLE_RESOURCE,),
     "AWS::SNS::Subscription": (WHOLE_RESOURCE,),
     "AWS::DynamoDB::Table": ("PointInTimeRecoverySpecification", "TimeToLiveSpecification"),
@@ -722,7 +721,6 @@ MOTO_CFN_GAPS: dict[str, tuple[str, ...]] = {  # resource type -> what moto 5.2.
 MOTO_NOT_FILLED: dict[tuple[str, str], str] = {  # gaps the kit leaves, and why
     ("AWS::S3::BucketPolicy", WHOLE_RESOURCE): "moto's S3 would refuse every PutObject: it treats the condition it "
                                                "cannot evaluate (aws:SecureTransport) as a denial",
-    ("AWS::SQS::Queue", "RedriveAllowPolicy"): "moto's SQS drops it whichever API sets it",
 }
 MOTO_STACK_GAPS = ("parameter constraints", "Rules", "stack tags on resources")  # moto enforces none of these
 
@@ -830,10 +828,6 @@ def _queue_policy_holds(c: _Clients, t: _Target) -> bool:
 def _set_queue_policy(c: _Clients, t: _Target) -> None:
     for url in t.props["Queues"]: c("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": _policy_text(t)})
 
-def _redrive_allow_holds(c: _Clients, t: _Target) -> bool:
-    try: got = c("sqs").get_queue_attributes(QueueUrl=t.physical_id, AttributeNames=["RedriveAllowPolicy"])
-    except ClientError: return False  # moto: "Unknown Attribute RedriveAllowPolicy"
-    return _doc(got["Attributes"].get("RedriveAllowPolicy", "{}")) == t.props["RedriveAllowPolicy"]
 
 def _role_policy_holds(c: _Clients, t: _Target) -> bool:
     get = lambda role: _absent(lambda: c("iam").get_role_policy(RoleName=role, PolicyName=t.props["PolicyName"]))
@@ -910,7 +904,6 @@ def _alarm_exists(c: _Clients, t: _Target) -> bool:
 _GAPS: dict[tuple[str, str], _Gap] = {
     **{("AWS::S3::Bucket", prop): gap for prop, gap in _BUCKET_GAPS.items()},
     ("AWS::S3::BucketPolicy", WHOLE_RESOURCE): _Gap(_bucket_policy_holds, None),
-    ("AWS::SQS::Queue", "RedriveAllowPolicy"): _Gap(_redrive_allow_holds, None),
     ("AWS::SNS::Topic", "Tags"): _Gap(_topic_tags_hold, lambda c, t: c("sns").tag_resource(
         ResourceArn=t.physical_id, Tags=t.props["Tags"])),
     ("AWS::SNS::TopicPolicy", WHOLE_RESOURCE): _Gap(_topic_policy_holds, _set_topic_policy),

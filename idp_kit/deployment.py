@@ -16,7 +16,7 @@ from .cloudformation import StackDeployment, deploy_cloudformation
 from .infra_spec import IngestionStackSpec, spec_from_settings
 from .provisioning import ProvisionedResources, QueueResources, alarm_names, provision
 from .settings import Settings
-from .terraform import TerraformError, apply_local, destroy_local, find_terraform
+from .terraform import apply_local, find_terraform
 
 # %% auto #0
 __all__ = ['Provisioner', 'PROVISIONERS', 'LOCAL_EXTERNAL_ID', 'LOCAL_STACK_NAME', 'choose_provisioner', 'local_spec',

@@ -26,7 +26,7 @@ import boto3
 
 import idp_kit
 from .deployment import Deployment, deploy_local
-from .moto_fidelity import patch_moto
+from .moto_fidelity import start_moto, stop_moto
 from .provisioning import ProvisionedResources
 from .settings import ENV_PREFIX, Settings, get_settings
 from .spark import spark_session
@@ -112,14 +112,11 @@ def serve(state_dir: Path,  # where the state file, the log and the Delta data l
          ) -> None:
     "Run moto and Sail until SIGTERM/SIGINT (the body of the stack's own process; call it there only)."
     require_local_extra()
-    from moto.server import ThreadedMotoServer
     from pysail.spark import SparkConnectServer
     stop, t0 = threading.Event(), time.perf_counter()
     for sig in (signal.SIGTERM, signal.SIGINT): signal.signal(sig, lambda *_: stop.set())
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    patch_moto()  # where moto 5.2.5 differs from AWS in ways the kit's Terraform and filters depend on
-    moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
-    moto.start()
+    moto, _ = start_moto(HOST)  # patched where moto 5.2.5 differs from AWS in ways the kit's Terraform and filters depend on
     moto_port, t_moto = moto.get_host_and_port()[1], time.perf_counter()
     for k in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"): os.environ.pop(k, None)
     os.environ.update(_sail_s3_env(f"http://{HOST}:{moto_port}", region))  # this process only
@@ -137,8 +134,7 @@ def serve(state_dir: Path,  # where the state file, the log and the Delta data l
     while not stop.wait(0.5):
         if parent_pid and os.getppid() != parent_pid: print("parent gone; stopping", flush=True); break
     sail.stop()
-    moto.stop()
-    moto._server.server_close()  # ThreadedMotoServer.stop() leaves the socket open
+    stop_moto(moto)
     state_path.unlink(missing_ok=True)
     print("local stack stopped", flush=True)
     if temporary: shutil.rmtree(state_dir, ignore_errors=True)  # also when the owner died without cleaning up

@@ -13,7 +13,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .infra_spec import IngestionStackSpec, aws_module_dir, to_tfvars
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from idp_kit.cloudformation import parameters_for, render_template, resolve_template
 from idp_kit.infra_spec import IngestionStackSpec, aws_module_dir, databricks_job_policy, to_tfvars
+from idp_kit.moto_fidelity import start_moto, stop_moto
 from idp_kit.terraform import find_provider_mirror, find_terraform, local_terraform, tf_init, write_local_root
 
 pytestmark = pytest.mark.slow
@@ -331,13 +331,11 @@ def cfn_facts(template: dict, parameters: dict[str, str], account: str) -> Facts
 def moto_endpoint() -> Iterator[str]:
     "A moto server for the provider's plan-time reads (caller identity, region, partition); planning creates nothing."
     logging.getLogger("moto").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    endpoint = "http://%s:%d" % server.get_host_and_port()
+    server, endpoint = start_moto()
     try: yield endpoint
     finally:
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).close()
-        server.stop()
+        stop_moto(server)
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,14 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from urllib.parse import unquote_plus
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from idp_kit.infra_spec import IngestionStackSpec, SubscriberSpec, databricks_job_kms_policy, databricks_job_policy, spec_from_settings
 from idp_kit.inventory import describe_stack, leftovers
+from idp_kit.moto_fidelity import start_moto, stop_moto
 from idp_kit.provisioning import (JOB_KMS_POLICY, JOB_POLICY, PUBLIC_ACCESS_BLOCK, SELF_ASSUME_POLICY, alarm_names, bucket_policy,
                                   provision, role_trust_policy)
 from idp_kit.settings import Settings, aws_client
@@ -34,13 +33,9 @@ def session() -> boto3.Session:
 def moto():
     "Settings pointing at a fresh in-process moto server (in-process servers share one state: it is reset first)."
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    endpoint = "http://{}:{}".format(*server.get_host_and_port())
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
+    server, endpoint = start_moto()
     yield Settings(aws_endpoint_url=endpoint, bucket="prov-test", status_table="prov-status")
-    server.stop()
-    server._server.server_close()  # stop() leaves the socket open
+    stop_moto(server)
 
 
 @pytest.fixture

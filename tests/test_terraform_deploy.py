@@ -11,7 +11,6 @@ import json
 import os
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import boto3
@@ -23,7 +22,7 @@ from idp_kit.infra_spec import IngestionStackSpec, SubscriberSpec
 from idp_kit.inventory import describe_stack, leftovers
 from idp_kit.local import LocalStack
 from idp_kit.provisioning import provision
-from idp_kit.moto_fidelity import patch_moto
+from idp_kit.moto_fidelity import start_moto, stop_moto
 from idp_kit.terraform import apply_local, destroy_local, find_terraform
 
 pytestmark = pytest.mark.slow
@@ -35,14 +34,9 @@ INVOICES_ONLY = {"Records": {"s3": {"object": {"key": [{"prefix": "incoming/invo
 @pytest.fixture
 def moto_endpoint():
     "A moto server of this test's own, on a free loopback port, emptied first (moto keeps its state per process)."
-    from moto.server import ThreadedMotoServer
-    patch_moto()  # as the local stack's daemon does: the provider waits on attributes stock moto drops
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # in-process moto state is global
+    server, endpoint = start_moto()  # patched as the local stack's daemon is: the provider waits on attributes stock moto drops
     yield endpoint
-    server.stop()
+    stop_moto(server)
 
 
 @pytest.fixture

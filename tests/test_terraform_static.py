@@ -20,6 +20,7 @@ import pytest
 from pydantic import ValidationError
 
 from idp_kit.infra_spec import IngestionStackSpec, SubscriberSpec, to_tfvars
+from idp_kit.moto_fidelity import start_moto, stop_moto
 from idp_kit.terraform import cli_config, find_provider_mirror
 
 REPO = Path(__file__).resolve().parent.parent
@@ -157,11 +158,9 @@ def test_checkov_finds_no_failed_check_and_every_skip_has_a_reason():
 @pytest.fixture(scope="module")
 def moto_endpoint():
     "A moto server of this module's own, on a free loopback port; plans only read from it."
-    from moto.server import ThreadedMotoServer
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{server.get_host_and_port()[1]}"
-    server.stop()
+    server, endpoint = start_moto()
+    yield endpoint
+    stop_moto(server)
 
 
 PROVIDER = """provider "aws" {{
