@@ -115,6 +115,7 @@ class IngestionStackSpec(BaseModel):
     @classmethod
     def _suffixes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if any(not s for s in v): raise ValueError("watched_suffixes must not contain an empty suffix")
+        if len(set(v)) != len(v): raise ValueError(f"watched_suffixes {list(v)} names a suffix twice: S3 refuses overlapping notification filters")
         if clash := [(a, b) for a in v for b in v if a != b and a.endswith(b)]:
             raise ValueError(f"watched_suffixes {clash[0][0]!r} and {clash[0][1]!r} overlap: S3 refuses overlapping notification filters")
         return v

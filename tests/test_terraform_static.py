@@ -269,8 +269,10 @@ BAD_INPUTS: list[tuple[dict[str, Any], str]] = [
     ({"databricks_external_id": None},
      "databricks_external_id is required when create_databricks_role is true: set it to your Databricks account id."),
 ]
-# Checks of variables other checks refer to (an invalid one silences those): each planned alone.
+# Checks of variables other checks refer to (an invalid one silences those), and a second mistake in a variable
+# BAD_INPUTS already sets: each planned alone.
 APART: list[tuple[dict[str, Any], str]] = [
+    ({"watched_suffixes": [".pdf", ".pdf"]}, "watched_suffixes names a suffix twice: S3 refuses overlapping notification filters."),
     ({"ingest_subscriber": "idp-kit-missing"},
      'ingest_subscriber "idp-kit-missing" is not one of sqs_subscribers ["idp-kit-audit","idp-kit-ingest"].'),
     ({"dlq_suffix": ""},

@@ -120,6 +120,10 @@ variable "watched_suffixes" {
     ]))
     error_message = "watched_suffixes must not overlap (one ending with another, like \".pdf\" and \"f\"): S3 refuses overlapping notification filters."
   }
+  validation {
+    condition     = length(distinct(var.watched_suffixes)) == length(var.watched_suffixes)
+    error_message = "watched_suffixes names a suffix twice: S3 refuses overlapping notification filters."
+  }
 }
 
 ################################################################################
