@@ -66,7 +66,7 @@ class ProvisionedResources(BaseModel):
 
 # %% ../nbs/05_provisioning.ipynb #de58b553
 MAX_MESSAGE_BYTES = 262144  # SQS MaximumMessageSize: S3 events reach 64 KB; smaller silently loses events
-NOTIFICATION_ID = "idp-kit-object-created"  # our entry in the bucket's notification configuration (+ `-<i>` per suffix)
+NOTIFICATION_ID = "idp-kit-object-created"  # our entry in the bucket's notification configuration (+ the suffix, per watched suffix)
 BASE_TAGS = {"idp-kit": "ingestion"}  # on every resource, under `spec.tags`
 ALARM_PERIOD_S = 60  # CloudWatch evaluates SQS metrics per minute
 ROLE_MAX_SESSION_S = 3600
@@ -85,9 +85,8 @@ def dlq_name(spec: IngestionStackSpec, queue: str) -> str:
     return f"{queue}{spec.dlq_suffix}"
 
 def notification_ids(spec: IngestionStackSpec) -> list[str]:
-    "Our notification entries' ids: one for the prefix alone, or one per watched suffix."
-    suffixes = list(dict.fromkeys(spec.watched_suffixes))
-    return [f"{NOTIFICATION_ID}-{i}" for i in range(len(suffixes))] if suffixes else [NOTIFICATION_ID]
+    "Our notification entries' ids, as the module names them: one for the prefix alone, or one per watched suffix (`…-created.pdf`)."
+    return [f"{NOTIFICATION_ID}{s}" for s in spec.watched_suffixes] or [NOTIFICATION_ID]
 
 def alarm_names(spec: IngestionStackSpec) -> list[str]:
     "Per subscriber: its DLQ's depth alarm and its oldest-message alarm."
@@ -175,7 +174,7 @@ def lifecycle_rules(spec: IngestionStackSpec) -> list[dict[str, Any]]:
 
 def notification_entries(spec: IngestionStackSpec, topic_arn: str) -> list[dict[str, Any]]:
     "Object-created events under the watched prefix (and per watched suffix) go to the topic."
-    suffixes = list(dict.fromkeys(spec.watched_suffixes)) or [None]
+    suffixes = list(spec.watched_suffixes) or [None]
     def entry(nid: str, suffix: str | None) -> dict[str, Any]:
         rules = ([{"Name": "prefix", "Value": spec.watched_prefix}] if spec.watched_prefix else []) + \
                 ([{"Name": "suffix", "Value": suffix}] if suffix else [])
@@ -467,9 +466,8 @@ def _ensure_subscription(run: _Run, topic_arn: str, name: str, arn: str) -> str:
 
 # %% ../nbs/05_provisioning.ipynb #decedaf1
 def _ours(entry: dict[str, Any]) -> bool:
-    "True for our notification entries: `NOTIFICATION_ID`, or `NOTIFICATION_ID-<i>` (one per suffix)."
-    nid = entry.get("Id", "")
-    return nid == NOTIFICATION_ID or (nid.startswith(f"{NOTIFICATION_ID}-") and nid.rsplit("-", 1)[-1].isdigit())
+    "True for our notification entries: `NOTIFICATION_ID`, or `NOTIFICATION_ID<suffix>` (one per watched suffix, any spec's)."
+    return entry.get("Id", "").startswith(NOTIFICATION_ID)
 
 def _comparable(entries: list[dict[str, Any]]) -> Any:
     "`entries` by Id, filter-rule names lower-cased (AWS answers `Prefix` to a saved `prefix`)."

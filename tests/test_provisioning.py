@@ -166,7 +166,7 @@ def test_drift_is_converged_and_listed(moto, session):
     fixed = provision(moto, session=session, spec=spec)
     assert sorted(fixed.changes) == sorted([
         "blocked public access to prov-test", "set lifecycle rules of prov-test", "set topic policy",
-        "set notification idp-kit-object-created-0, idp-kit-object-created-1 on prov-test (S3 sends s3:TestEvent)",
+        "set notification idp-kit-object-created.pdf, idp-kit-object-created.txt on prov-test (S3 sends s3:TestEvent)",
         "set FilterPolicyScope of the subscription of pdfs", "set FilterPolicy of the subscription of pdfs",  # moto drops the scope too
         "enabled point-in-time recovery of table prov-status",
         f"put policy {JOB_POLICY} on role {spec.databricks_role_name}", "updated alarm pdfs-dlq-depth",
@@ -195,7 +195,7 @@ def test_other_notification_entries_of_the_bucket_are_kept(moto, session):
     # WHEN the spec changes our entries THEN theirs stays
     provision(moto, session=session, spec=spec_from_settings(moto, create_databricks_role=False, watched_suffixes=(".pdf",)))
     ids = [c["Id"] for c in s3.get_bucket_notification_configuration(Bucket="prov-test")["TopicConfigurations"]]
-    assert sorted(ids) == ["idp-kit-object-created-0", "theirs"]
+    assert sorted(ids) == ["idp-kit-object-created.pdf", "theirs"]
 
 
 # Plain HTTP and the TLS-only policy -------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def three_subscribers() -> IngestionStackSpec:
     return IngestionStackSpec(
         bucket_name="idp-kit-tf-fanout", force_destroy=True, databricks_external_id="test-external-id",
         bucket_require_tls=False,  # moto is served over plain HTTP, where a TLS-only policy refuses every request
+        watched_suffixes=(".txt", ".pdf"),  # one notification per suffix
         sqs_subscribers={"idp-kit-ingest": SubscriberSpec(), "idp-kit-audit": SubscriberSpec(raw_message_delivery=True),
                          "idp-kit-invoices": SubscriberSpec(filter_policy=INVOICES_ONLY, max_receive_count=3)})
 
@@ -78,8 +79,8 @@ def test_terraform_fans_out_through_filters_matches_boto3_and_destroys_everythin
     assert sorted(out["queues"]) == sorted(spec.sqs_subscribers)
     assert out["idp_kit_settings"]["IDP_INGEST_QUEUE_URL"] == out["queues"]["idp-kit-ingest"]["url"]
     assert out["databricks_role_arn"].endswith(":role/idp-kit-databricks-job")
-    # WHEN objects land inside and outside the watched prefix
-    for key in ("incoming/letter.txt", "incoming/invoices/inv 1.pdf", "elsewhere/ignored.txt"):
+    # WHEN objects land inside and outside the watched prefix, with watched and other suffixes
+    for key in ("incoming/letter.txt", "incoming/invoices/inv 1.pdf", "elsewhere/ignored.txt", "incoming/photo.png"):
         aws["s3"].put_object(Bucket=spec.bucket_name, Key=key, Body=key.encode())
     # THEN every unfiltered subscriber gets both watched objects, the filtered one only the invoice, nobody the rest
     sqs = aws["sqs"]
