@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple, get_args, get_origin
 
 import boto3
-from botocore.client import BaseClient
 from botocore.exceptions import ClientError, WaiterError
 from pydantic import BaseModel, ConfigDict
 
 from .infra_spec import (_BUCKET, _QUEUE, _ROLE, _TABLE, _TOPIC, IngestionStackSpec, SubscriberSpec,
                                 _render_policy, aws_module_dir)
+from .settings import AwsClients, get_settings
 
 # %% auto #0
 __all__ = ['TEMPLATE_SLOTS', 'SUFFIX_SLOTS', 'BASE_TAGS', 'MAX_MESSAGE_BYTES', 'TEMPLATE_PATH', 'Attr', 'WHOLE_RESOURCE',
@@ -731,15 +731,9 @@ class _Target(NamedTuple):
     physical_id: str | None
     props: dict[str, Any]
 
-class _Clients:
-    "boto3 clients for one endpoint and region, each made on first use."
-    def __init__(self, session: boto3.Session, endpoint_url: str | None, region: str):
-        self.session, self.endpoint_url, self.region, self._made = session, endpoint_url, region, {}
-
-    def __call__(self, service: str) -> BaseClient:
-        if service not in self._made:
-            self._made[service] = self.session.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
-        return self._made[service]
+def _Clients(session: boto3.Session, endpoint_url: str | None, region: str) -> AwsClients:
+    "The kit's clients (one per service, shared retry and timeout configuration) for one endpoint and region."
+    return AwsClients(get_settings(aws_endpoint_url=endpoint_url, aws_region=region), session)
 
 class _Gap(NamedTuple):
     "How to tell whether moto holds one skipped property (or resource), and how to apply it."
@@ -951,7 +945,7 @@ class _Stack:
         body = self.c("cloudformation").get_template(StackName=self.name)["TemplateBody"]
         template = body if isinstance(body, dict) else load_template(body)
         parameters = {p["ParameterKey"]: p["ParameterValue"] for p in self.stack.get("Parameters", [])}
-        pseudo = _pseudo(self.c.region, self.stack["StackId"].split(":")[4], self.stack["StackName"])
+        pseudo = _pseudo(self.c.settings.aws_region, self.stack["StackId"].split(":")[4], self.stack["StackName"])
         return _Resolver(template, _with_defaults(template, parameters), pseudo, self.attr)
 
     def attr(self, logical_id: str, attribute: str) -> Any:
@@ -1007,7 +1001,7 @@ def _failure(c: _Clients, stack: str, what: str) -> RuntimeError:
 
 def _wait(c: _Clients, stack: str, waiter: str, timeout_s: float, what: str) -> None:
     "Poll the stack (at most `timeout_s`) until it reaches the waiter's state; raise with the reasons if it fails."
-    delay = 1 if c.endpoint_url else 5
+    delay = 1 if c.settings.aws_endpoint_url else 5
     config = {"Delay": delay, "MaxAttempts": max(1, int(timeout_s / delay))}
     try: c("cloudformation").get_waiter(waiter).wait(StackName=stack, WaiterConfig=config)
     except WaiterError: raise _failure(c, stack, what) from None

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import boto3
-from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from .infra_spec import IngestionStackSpec
 from .provisioning import alarm_names, canonical_policy, dlq_name, queue_arn
-from .settings import Settings, aws_client, get_settings
+from .settings import AwsClients, Settings, aws_client, get_settings
 
 # %% auto #0
 __all__ = ['EXCLUDED', 'BucketState', 'AttributesState', 'TableState', 'RoleState', 'AlarmState', 'StackInventory',
@@ -157,7 +156,7 @@ class _Reader:
     ids: Placeholders
     partition: str
 
-    def client(self, service: str) -> BaseClient: return aws_client(self.settings, service, self.session)
+    def __post_init__(self) -> None: self.client = AwsClients(self.settings, self.session)  # one client per service
 
     def queue_names(self) -> list[str]:
         return [n for q in self.spec.sqs_subscribers for n in (q, dlq_name(self.spec, q))]

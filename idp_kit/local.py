@@ -28,22 +28,21 @@ import idp_kit
 from .deployment import Deployment, deploy_local
 from .moto_fidelity import start_moto, stop_moto
 from .provisioning import ProvisionedResources
-from .settings import ENV_PREFIX, Settings, get_settings
+from .settings import ENV_PREFIX, MOTO_CREDENTIALS, Settings, get_settings
 from .spark import spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 # %% auto #0
-__all__ = ['HOST', 'STATE_FILE', 'LOG_FILE', 'MOTO_CREDENTIALS', 'STARTUP_TIMEOUT_S', 'STOP_TIMEOUT_S', 'KEPT_AFTER_DOWN',
-           'RESET_PATHS', 'require_local_extra', 'serve', 'stack_settings', 'stack_env', 'local_status', 'local_down',
-           'local_reset', 'moto_session', 'local_up', 'LocalStack']
+__all__ = ['HOST', 'STATE_FILE', 'LOG_FILE', 'STARTUP_TIMEOUT_S', 'STOP_TIMEOUT_S', 'KEPT_AFTER_DOWN', 'RESET_PATHS',
+           'require_local_extra', 'serve', 'stack_settings', 'stack_env', 'local_status', 'local_down', 'local_reset',
+           'moto_session', 'local_up', 'LocalStack']
 
 # %% ../nbs/40_local.ipynb #69012a72
 HOST = "127.0.0.1"  # the stack never listens beyond this machine
 STATE_FILE = "stack.json"  # in the state dir: pid, ports, endpoints, started_at
 LOG_FILE = "stack.log"  # in the state dir: the daemon's stdout and stderr
-MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}  # moto accepts any
 STARTUP_TIMEOUT_S = 60.0  # a cold start takes a few seconds; this only bounds a broken one
 STOP_TIMEOUT_S = 10.0  # SIGTERM grace before SIGKILL
 

@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import boto3
-from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from .infra_spec import (IngestionStackSpec, SubscriberSpec, databricks_job_kms_policy, databricks_job_policy,
                                 spec_from_settings)
-from .settings import Settings, aws_client
+from .settings import AwsClients, Settings
 
 # %% auto #0
 __all__ = ['MAX_MESSAGE_BYTES', 'NOTIFICATION_ID', 'BASE_TAGS', 'ALARM_PERIOD_S', 'ROLE_MAX_SESSION_S', 'ROLE_DESCRIPTION',
@@ -265,12 +264,8 @@ class _Run:
     partition: str = "aws"
     changes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    _clients: dict[str, BaseClient] = field(default_factory=dict)
 
-    def client(self, service: str) -> BaseClient:
-        "The (one) client for `service`, configured by `aws_client`."
-        if service not in self._clients: self._clients[service] = aws_client(self.settings, service, self.session)
-        return self._clients[service]
+    def __post_init__(self) -> None: self.client = AwsClients(self.settings, self.session)  # run.client("s3")
 
     @property
     def region(self) -> str: return self.settings.aws_region

@@ -25,8 +25,8 @@ from pydantic_settings import SettingsError as _SourceError
 import idp_kit
 
 # %% auto #0
-__all__ = ['ENV_PREFIX', 'ProvisionerName', 'SQS_MAX_WAIT_S', 'Settings', 'env_names', 'env_var', 'get_settings',
-           'aws_client_kwargs', 'aws_client_config', 'aws_client']
+__all__ = ['ENV_PREFIX', 'ProvisionerName', 'SQS_MAX_WAIT_S', 'MOTO_CREDENTIALS', 'Settings', 'env_names', 'env_var',
+           'get_settings', 'aws_client_kwargs', 'aws_client_config', 'aws_client', 'AwsClients']
 
 # %% ../nbs/01_settings.ipynb #83ea1aed
 ENV_PREFIX = "IDP_"  # every setting is read from `IDP_<NAME>`
@@ -275,3 +275,14 @@ def aws_client(settings: Settings,  # region, endpoint and client configuration
     "A boto3 client for `service`, configured by `settings`: use it rather than `session.client(...)`."
     session = session or boto3.Session()
     return session.client(service, config=aws_client_config(settings), **aws_client_kwargs(settings))
+
+class AwsClients:
+    "One `aws_client` per service for `settings` and `session`, made on first use: `clients('s3')`."
+    def __init__(self, settings: Settings, session: boto3.Session | None = None) -> None:
+        self.settings, self.session, self._made = settings, session or boto3.Session(), {}
+
+    def __call__(self, service: str) -> BaseClient:
+        if service not in self._made: self._made[service] = aws_client(self.settings, service, self.session)
+        return self._made[service]
+
+MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}  # an emulator (moto) accepts any

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .infra_spec import IngestionStackSpec, aws_module_dir, to_tfvars
+from .settings import MOTO_CREDENTIALS
 
 # %% auto #0
 __all__ = ['PROVIDER_MIRROR_ENV', 'AWS_PROVIDER', 'LOCAL_SERVICES', 'MODULE_OUTPUTS', 'TerraformError', 'is_provider_mirror',
@@ -154,15 +155,15 @@ def local_root_module(module_dir: Path,  # the kit's infra/aws
     "main.tf of a root module that applies `module_dir` to the AWS emulator at `endpoint`."
     source = os.path.relpath(Path(module_dir).resolve(), Path(workdir).resolve())
     source = source if source.startswith("..") else f"./{source}"
-    variables = "\n".join(f'variable "{k}" {{\n  type = any\n}}' for k in to_tfvars(IngestionStackSpec(create_databricks_role=False)))
-    passthrough = "\n".join(f"  {k} = var.{k}" for k in to_tfvars(IngestionStackSpec(create_databricks_role=False)))
+    variables = "\n".join(f'variable "{k}" {{\n  type = any\n}}' for k in IngestionStackSpec.model_fields)
+    passthrough = "\n".join(f"  {k} = var.{k}" for k in IngestionStackSpec.model_fields)
     endpoints = "\n".join(f'    {s} = "{endpoint}"' for s in LOCAL_SERVICES)
     outputs = "\n".join(f'output "{o}" {{\n  value = module.ingestion.{o}\n}}' for o in MODULE_OUTPUTS)
     return f'''# Written by idp_kit for a local stack: the kit's module, applied to the AWS emulator at {endpoint}.
 provider "aws" {{
   region                      = "{region}"
-  access_key                  = "testing"
-  secret_key                  = "testing"
+  access_key                  = "{MOTO_CREDENTIALS['AWS_ACCESS_KEY_ID']}"
+  secret_key                  = "{MOTO_CREDENTIALS['AWS_SECRET_ACCESS_KEY']}"
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_region_validation      = true
@@ -200,7 +201,7 @@ def local_terraform(workdir: Path, mirror_setting: str | os.PathLike | None = No
     if binary is None: raise TerraformError("terraform is not on the PATH: install Terraform >= 1.9 (or set IDP_TERRAFORM_BIN), "
                                             "or provision with boto3 (`--provision boto3`)")
     return Terraform(workdir=workdir, binary=binary, mirror=find_provider_mirror(mirror_setting),
-                     extra_env={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+                     extra_env=dict(MOTO_CREDENTIALS))
 
 def apply_local(spec: IngestionStackSpec, workdir: Path, endpoint: str, region: str, **settings: Any) -> dict[str, Any]:
     "Apply the kit's module for `spec` to the emulator at `endpoint`; the outputs, with `_timings_s`."
