@@ -71,6 +71,7 @@ class ErrorInfo(BaseModel):
 
 # %% ../nbs/00_canonical_schema.ipynb #7492e48e
 _NO_CONTROL = r"^[^\x00-\x1f\x7f\"]*$"
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 MAX_OBJECT_BYTES = 5 * 2**40  # S3's largest object: 5 TiB
 
 class ObjectRef(BaseModel):
@@ -84,6 +85,7 @@ class ObjectRef(BaseModel):
     event_name: str | None = Field(None, max_length=256)  # e.g. `ObjectCreated:Put` (no `s3:` prefix)
     event_time: datetime | None = None
     sequencer: str | None = Field(None, max_length=64, pattern=r"^[0-9A-Fa-f]*$")  # hex; orders events for one key only
+    assigned_document_id: str | None = Field(None, pattern=_UUID)  # set by the API for a submission; None = from the URI
 
     @field_validator("key")
     @classmethod
@@ -96,7 +98,7 @@ class ObjectRef(BaseModel):
     def uri(self) -> str: return s3_uri(self.bucket, self.key)
 
     @property
-    def document_id(self) -> str: return document_id_for(self.uri)
+    def document_id(self) -> str: return self.assigned_document_id or document_id_for(self.uri)
 
 # %% ../nbs/00_canonical_schema.ipynb #c73f3620
 class SourceMetadata(BaseModel):

@@ -10,7 +10,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from pydantic import ValidationError
 
@@ -20,7 +20,8 @@ from .settings import Settings
 # %% auto #0
 __all__ = ['PROVISIONER_CHOICES', 'UsageError', 'cmd_schema', 'cmd_parse', 'cmd_events_decode', 'cmd_sql_render', 'cmd_local',
            'cmd_poll', 'poll_queue', 'cmd_provision', 'cmd_settings_from_terraform', 'cmd_build', 'cmd_upload',
-           'cmd_terraform_cli_config', 'cmd_simulate', 'build_parser', 'explain', 'main']
+           'cmd_terraform_cli_config', 'cmd_simulate', 'cmd_api_keys', 'cmd_serve', 'api_client', 'cmd_submit',
+           'cmd_openapi', 'cmd_bench_api', 'build_parser', 'explain', 'main']
 
 # %% ../nbs/90_cli.ipynb #58baa7b1
 class UsageError(Exception):
@@ -171,6 +172,76 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     print(json.dumps(report.model_dump(mode="json") | {"ok": report.ok}, indent=2) if args.json else format_report(report))
     return 0 if report.ok else 1
 
+# %% ../nbs/90_cli.ipynb #2afdcf61
+def cmd_api_keys(args: argparse.Namespace) -> int:
+    "Create, revoke or list API keys in IDP_API_KEYS_TABLE."
+    from idp_kit.api_keys import ApiKeyStore
+    store = ApiKeyStore(Settings())
+    if args.api_keys_command == "create":
+        new = store.create(args.caller, args.description)
+        print(f"idp-kit: API key {new.info.key_id} for {new.info.caller}; it is shown once, store it now", file=sys.stderr)
+        print(new.model_dump_json(indent=2) if args.json else new.key)
+    elif args.api_keys_command == "revoke":
+        try: print(store.revoke(args.key_id).model_dump_json(indent=2))
+        except KeyError as e: raise UsageError(f"api-keys revoke: {e.args[0]}") from None
+    else:
+        keys = store.list(args.caller)
+        if args.json: print(json.dumps([k.model_dump() for k in keys], indent=2))
+        for k in keys if not args.json else []:
+            print(f"{k.key_id}  {k.caller}  created {k.created_at}" + (f"  REVOKED {k.revoked_at}" if k.revoked_at else ""))
+    return 0
+
+# %% ../nbs/90_cli.ipynb #e126b084
+def cmd_serve(args: argparse.Namespace) -> int:
+    "Serve the Document Processing API locally until interrupted."
+    from idp_kit.serve import serve_forever
+    return serve_forever(Settings(), port=args.port, workers=args.workers)
+
+def api_client(settings: Settings, url: str | None, key: str | None) -> Any:
+    "A client for the API at `url` (default IDP_API_URL) with `key` (default IDP_API_KEY)."
+    from idp_kit.document_processing_client import DocumentProcessingClient
+    url = url or settings.api_url
+    if not url: raise UsageError("no API URL: pass --url or set IDP_API_URL (`idp-kit serve` prints it)")
+    key = key or (settings.api_key.get_secret_value() if settings.api_key else None)
+    if settings.api_auth == "api_key" and not key:
+        raise UsageError("no API key: pass --api-key or set IDP_API_KEY (`idp-kit api-keys create --caller NAME`)")
+    return DocumentProcessingClient(url, api_key=key) if settings.api_auth == "api_key" else DocumentProcessingClient(url, sigv4=True)
+
+# %% ../nbs/90_cli.ipynb #0800a41b
+def cmd_submit(args: argparse.Namespace) -> int:
+    "Submit files (uploaded) or s3:// references; with --wait, follow them until finished. Exit 1 if any failed."
+    from idp_kit.document_processing_client import submit_files
+    missing = [f for f in args.files if not f.startswith("s3://") and not Path(f).is_file()]
+    if missing: raise UsageError(f"submit: no such file: {missing[0]}")
+    client = api_client(Settings(), args.url, args.api_key)
+    results = submit_files(client, args.files, wait=args.wait, progress=not args.json)
+    failed = 0
+    for path, out in results:
+        if isinstance(out, Exception): failed += 1; row = {"file": str(path), "error": str(out)}
+        else: failed += out.status.value in ("FAILED", "UNSUPPORTED"); row = {"file": str(path)} | out.model_dump(mode="json", exclude_none=True)
+        print(json.dumps(row) if args.json else f"{path}: {row.get('status', 'ERROR')} {row.get('document_id', row.get('error'))}")
+    return 1 if failed else 0
+
+# %% ../nbs/90_cli.ipynb #a54bbefc
+def cmd_openapi(args: argparse.Namespace) -> int:
+    "Print the API's OpenAPI 3.1 document (the committed copy is docs/openapi.json)."
+    from idp_kit.document_processing_api import openapi_document
+    print(json.dumps(openapi_document(), indent=2, sort_keys=True))
+    return 0
+
+def cmd_bench_api(args: argparse.Namespace) -> int:
+    "Benchmark the API on the local server; print the report (JSON with --json)."
+    from idp_kit.bench import bench_api
+    report = bench_api(Settings(), clients=args.clients, requests=args.requests, workers=args.workers)
+    if args.json: print(report.model_dump_json(indent=2))
+    else:
+        for phase in ("submit", "status", "result", "baseline_status"):
+            lat = getattr(report, phase)
+            print(f"{phase:16} p50 {lat.p50_ms:7.1f} ms  p99 {lat.p99_ms:7.1f} ms  {lat.per_s:7.1f}/s  errors {lat.errors}")
+        print(f"status vs baseline: p50 x{report.status_p50_ratio}, p99 x{report.status_p99_ratio}; "
+              f"lost {report.lost}, duplicated {report.duplicated}")
+    return 0 if report.errors == report.lost == report.duplicated == 0 else 1
+
 # %% ../nbs/90_cli.ipynb #8f2dabcd
 def _positive_int(text: str) -> int:
     "An argparse type: an integer of at least 1."
@@ -234,6 +305,34 @@ def build_parser() -> argparse.ArgumentParser:
     bu = sub.add_parser("build", help="build the Databricks wheel and dist/manifest.json (version, sizes, hashes)")
     bu.add_argument("--out", default="dist", help="output directory (default dist)")
     bu.set_defaults(fn=cmd_build)
+    ak = sub.add_parser("api-keys", help="API keys of the Document Processing API").add_subparsers(dest="api_keys_command", required=True)
+    kc = ak.add_parser("create", help="create a key for a caller and print it (once)")
+    kc.add_argument("--caller", required=True, help="who the key identifies: every document it submits belongs to this caller")
+    kc.add_argument("--description", help="a note for operators (where the key is used)")
+    kc.add_argument("--json", action="store_true", help="print the key and its record as JSON")
+    kr = ak.add_parser("revoke", help="revoke a key by its key id"); kr.add_argument("key_id")
+    kl = ak.add_parser("list", help="list keys (never the keys themselves)")
+    kl.add_argument("--caller"); kl.add_argument("--json", action="store_true")
+    for k in (kc, kr, kl): k.set_defaults(fn=cmd_api_keys)
+    sv = sub.add_parser("serve", help="serve the Document Processing API on this machine (on the local stack)")
+    sv.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0 = any free port; default 8080)")
+    sv.add_argument("--workers", type=_positive_int, default=2, help="worker processes, each one request at a time like Lambda")
+    sv.set_defaults(fn=cmd_serve)
+    sb = sub.add_parser("submit", help="submit documents to the Document Processing API")
+    sb.add_argument("files", nargs="+", help="files to upload, or s3://bucket/key references")
+    sb.add_argument("--wait", action="store_true", help="wait until every document is finished")
+    sb.add_argument("--json", action="store_true", help="print one JSON object per document")
+    sb.add_argument("--url", help="the API's base URL; default IDP_API_URL")
+    sb.add_argument("--api-key", help="the API key; default IDP_API_KEY")
+    sb.set_defaults(fn=cmd_submit)
+    sub.add_parser("openapi", help="print the Document Processing API's OpenAPI 3.1 document").set_defaults(fn=cmd_openapi)
+    be = sub.add_parser("bench", help="benchmarks (JSON with --json)").add_subparsers(dest="bench_command", required=True)
+    ba = be.add_parser("api", help="latency of submit, status and result pages on the local server, against a bare handler")
+    ba.add_argument("--clients", type=_positive_int, default=20, help="concurrent clients (default 20)")
+    ba.add_argument("--requests", type=_positive_int, default=2000, help="requests across the phases (default 2000)")
+    ba.add_argument("--workers", type=_positive_int, default=4, help="server worker processes (default 4)")
+    ba.add_argument("--json", action="store_true")
+    ba.set_defaults(fn=cmd_bench_api)
     return p
 
 # %% ../nbs/90_cli.ipynb #ce77df7e

@@ -16,16 +16,21 @@ import boto3
 from botocore.exceptions import ClientError, WaiterError
 from pydantic import BaseModel, ConfigDict
 
-from .infra_spec import (_BUCKET, _QUEUE, _ROLE, _TABLE, _TOPIC, IngestionStackSpec, SubscriberSpec,
-                                _render_policy, aws_module_dir)
+import hashlib
+
+from .infra_spec import (_BUCKET, _QUEUE, _ROLE, _TABLE, _TOPIC, API_KEYS_HASH_KEY, API_KEYS_TTL_ATTRIBUTE,
+                                CALLBACK_FILTER_POLICY, COMPLETION_TOPIC_KMS_KEY, IDEMPOTENCY_HASH_KEY,
+                                IDEMPOTENCY_TTL_ATTRIBUTE, OWNER_INDEX, IngestionStackSpec, SubscriberSpec, _render_policy,
+                                aws_module_dir)
 from .settings import AwsClients, get_settings
 
 # %% auto #0
-__all__ = ['TEMPLATE_SLOTS', 'SUFFIX_SLOTS', 'BASE_TAGS', 'MAX_MESSAGE_BYTES', 'TEMPLATE_PATH', 'Attr', 'WHOLE_RESOURCE',
-           'MOTO_CFN_GAPS', 'MOTO_NOT_FILLED', 'MOTO_STACK_GAPS', 'render_parameters', 'render_conditions',
-           'render_rules', 'render_outputs', 'render_template', 'template_yaml', 'load_template', 'write_template',
-           'parameters_for', 'ResolvedStack', 'placeholder_attr', 'resolve_template', 'check_parameters',
-           'StackDeployment', 'deploy_cloudformation', 'delete_cloudformation']
+__all__ = ['TEMPLATE_SLOTS', 'SUFFIX_SLOTS', 'BASE_TAGS', 'MAX_MESSAGE_BYTES', 'TEMPLATE_PATH', 'INLINE_TEMPLATE_LIMIT',
+           'STAGED_TEMPLATE_LIMIT', 'Attr', 'WHOLE_RESOURCE', 'MOTO_CFN_GAPS', 'MOTO_NOT_FILLED', 'MOTO_STACK_GAPS',
+           'render_parameters', 'render_conditions', 'render_rules', 'render_outputs', 'render_template',
+           'template_yaml', 'load_template', 'write_template', 'parameters_for', 'ResolvedStack', 'placeholder_attr',
+           'resolve_template', 'check_parameters', 'template_bucket_name', 'template_url', 'stage_template',
+           'template_source', 'StackDeployment', 'deploy_cloudformation', 'delete_cloudformation']
 
 # %% ../nbs/08_cloudformation.ipynb #1af70f3c
 TEMPLATE_SLOTS = 5  # subscriber slots in the committed template
@@ -33,6 +38,8 @@ SUFFIX_SLOTS = 3  # watched-suffix slots in the committed template
 BASE_TAGS = {"idp-kit": "ingestion"}  # on every taggable resource, as Terraform's `local.tags`
 MAX_MESSAGE_BYTES = 262144  # SQS MaximumMessageSize: S3 events reach 64 KB; smaller silently loses events
 TEMPLATE_PATH = aws_module_dir() / "cloud_storage_ingestion.yaml"
+INLINE_TEMPLATE_LIMIT = 51_200  # bytes CloudFormation takes as TemplateBody; a larger template goes by TemplateURL
+STAGED_TEMPLATE_LIMIT = 1_000_000  # bytes CloudFormation takes from S3 (TemplateURL)
 
 # %% ../nbs/08_cloudformation.ipynb #f2ac5211
 def _text(value: Any) -> str:
@@ -98,8 +105,17 @@ _SCALARS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (  # spec field, pa
      {"MinLength": 1, "MaxLength": 255}),
     ("status_table_point_in_time_recovery", "StatusTablePointInTimeRecovery",
      "Point-in-time recovery on the status table.", {}),
-    ("status_table_kms_key_arn", "StatusTableKmsKeyArn", "KMS key ARN for the status table; empty = AWS managed key.",
+    ("status_table_kms_key_arn", "StatusTableKmsKeyArn", "KMS key ARN for the three tables; empty = AWS managed key.",
      _rule(_ARN_OR_EMPTY, "a KMS key ARN, or empty for the AWS managed key")),
+    ("api_keys_table_name", "ApiKeysTableName", "DynamoDB table of hashed API keys and rate windows.",
+     _rule(_TABLE.pattern, "3-255 letters, digits, '_', '-' or '.'")),
+    ("idempotency_table_name", "IdempotencyTableName", "DynamoDB table of the API's idempotency records.",
+     _rule(_TABLE.pattern, "3-255 letters, digits, '_', '-' or '.'")),
+    ("completion_topic_name", "CompletionTopicName", "SNS topic told of every finished API document; empty = none.",
+     _rule(_optional(_TOPIC.pattern), "empty, or 1-256 letters, digits, '-' or '_'")),
+    ("completion_callback_queue_name", "CompletionCallbackQueueName",
+     "Queue of completion messages with a callback; empty = <CompletionTopicName>-callbacks.",
+     _rule(_optional(_QUEUE.pattern), "empty, or 1-80 letters, digits, '-' or '_'")),
     ("create_databricks_role", "CreateDatabricksRole", "Create the IAM role the Databricks job assumes.", {}),
     ("databricks_role_name", "DatabricksRoleName", "Name of the Databricks job role.",
      _rule(_ROLE.pattern, "1-64 characters of [A-Za-z0-9+=,.@_-]")),
@@ -172,7 +188,9 @@ def render_conditions(slots: int = TEMPLATE_SLOTS, suffix_slots: int = SUFFIX_SL
            "CreateDatabricksRole": _equals(_ref("CreateDatabricksRole"), "true"),
            "RequireTls": _equals(_ref("BucketRequireTls"), "true"),
            "HasNoWatchedSuffix": _and(*no_suffix) if suffix_slots > 1 else no_suffix[0],
-           "CreateDatabricksKmsPolicy": _and(_cond("CreateDatabricksRole"), _cond("UseBucketKms"))}
+           "CreateDatabricksKmsPolicy": _and(_cond("CreateDatabricksRole"), _cond("UseBucketKms")),
+           "HasCompletionTopic": _set("CompletionTopicName"), "HasCallbackQueueName": _set("CompletionCallbackQueueName"),
+           "CreateDatabricksCompletionPolicy": _and(_cond("CreateDatabricksRole"), _cond("HasCompletionTopic"))}
     out |= {f"HasWatchedSuffix{k}": _set(f"WatchedSuffix{k}") for k in range(1, suffix_slots + 1)}
     for n in range(1, slots + 1):
         used = _cond(f"Subscriber{n}Enabled")
@@ -182,6 +200,9 @@ def render_conditions(slots: int = TEMPLATE_SLOTS, suffix_slots: int = SUFFIX_SL
     return out
 
 # %% ../nbs/08_cloudformation.ipynb #826e7a87
+_TABLE_PAIRS = (("StatusTableName", "ApiKeysTableName"), ("StatusTableName", "IdempotencyTableName"),
+                ("ApiKeysTableName", "IdempotencyTableName"))
+
 def _assert(condition: dict[str, Any], why: str) -> dict[str, Any]:
     return {"Assert": condition, "AssertDescription": why}
 
@@ -197,6 +218,12 @@ def render_rules(slots: int = TEMPLATE_SLOTS) -> dict[str, Any]:
         "ExternalIdForTheRole": {"RuleCondition": _equals(_ref("CreateDatabricksRole"), "true"), "Assertions": [
             _assert(_set("DatabricksExternalId"), "DatabricksExternalId is required when CreateDatabricksRole is true: "
                                                   "your Databricks account id")]},
+        "TablesAreDistinct": {"Assertions": [_assert(_and(*(_not(_equals(_ref(a), _ref(b))) for a, b in _TABLE_PAIRS)),
+                                                     "the three table names must differ")]},
+        "CompletionTopicOfItsOwn": {"Assertions": [_assert(_not(_equals(_ref("CompletionTopicName"), _ref("TopicName"))),
+                                                           "CompletionTopicName must not be TopicName")]},
+        "CallbackQueueNeedsTheTopic": {"RuleCondition": _set("CompletionCallbackQueueName"), "Assertions": [
+            _assert(_set("CompletionTopicName"), "CompletionCallbackQueueName needs a CompletionTopicName")]},
     }
 
 # %% ../nbs/08_cloudformation.ipynb #b21744ba
@@ -340,19 +367,33 @@ def _alarms(n: int) -> dict[str, Any]:
             f"OldestMessageAlarm{n}": {"Type": "AWS::CloudWatch::Alarm", "Condition": used, "Properties": age}}
 
 # %% ../nbs/08_cloudformation.ipynb #27525647
-def _status_table() -> dict[str, Any]:
-    "The DynamoDB status table: on demand, PITR, TTL, encrypted."
-    skip = _skip(("CKV_AWS_119", "Encrypted with the AWS managed key by default; StatusTableKmsKeyArn selects a "
-                                 "customer managed key, which this template cannot create for the caller."))
-    key = _if("HasStatusTableKms", _ref("StatusTableKmsKeyArn"))
-    sse = {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key}
-    return {"Type": "AWS::DynamoDB::Table", "Metadata": skip, "Properties": {
-        "TableName": _ref("StatusTableName"), "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": "document_id", "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": "document_id", "KeyType": "HASH"}],
-        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": _ref("StatusTablePointInTimeRecovery")},
-        "TimeToLiveSpecification": {"AttributeName": _ref("StatusTableTtlAttribute"), "Enabled": True},
-        "SSESpecification": sse, "Tags": _tags()}}
+_CMK_SKIP = ("CKV_AWS_119", "Encrypted with the AWS managed key by default; StatusTableKmsKeyArn selects a customer "
+                            "managed key, which this template cannot create for the caller.")
+_NO_PITR_SKIP = ("CKV_AWS_28", "Idempotency records live minutes to hours; restoring them would replay answers to "
+                               "requests already answered, so point-in-time recovery has nothing to recover.")
+
+def _table(name: str, key: str, ttl: Any, pitr: Any = None, *skips: tuple[str, str]) -> dict[str, Any]:
+    "A DynamoDB table named by parameter `name`: on demand, TTL on `ttl`, PITR `pitr` (None: none), encrypted."
+    sse = {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": _if("HasStatusTableKms", _ref("StatusTableKmsKeyArn"))}
+    recovery = {} if pitr is None else {"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": pitr}}
+    return {"Type": "AWS::DynamoDB::Table", "Metadata": _skip(_CMK_SKIP, *skips), "Properties": {
+        "TableName": _ref(name), "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}], **recovery,
+        "TimeToLiveSpecification": {"AttributeName": ttl, "Enabled": True}, "SSESpecification": sse, "Tags": _tags()}}
+
+def _tables() -> dict[str, Any]:
+    "The status table (with the owner index), the API keys table and the idempotency table."
+    pitr = _ref("StatusTablePointInTimeRecovery")
+    status = _table("StatusTableName", "document_id", _ref("StatusTableTtlAttribute"), pitr)
+    p = status["Properties"]
+    p["AttributeDefinitions"] += [{"AttributeName": n, "AttributeType": "S"} for n in ("owner", "created_at")]
+    p["GlobalSecondaryIndexes"] = [{"IndexName": OWNER_INDEX, "Projection": {"ProjectionType": "ALL"}, "KeySchema": [
+        {"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "created_at", "KeyType": "RANGE"}]}]
+    return {"StatusTable": status,
+            "ApiKeysTable": _table("ApiKeysTableName", API_KEYS_HASH_KEY, API_KEYS_TTL_ATTRIBUTE, pitr),
+            "IdempotencyTable": _table("IdempotencyTableName", IDEMPOTENCY_HASH_KEY, IDEMPOTENCY_TTL_ATTRIBUTE, None,
+                                       _NO_PITR_SKIP)}
 
 # %% ../nbs/08_cloudformation.ipynb #8917667b
 _ROLE_ARN = f"arn:${{AWS::Partition}}:iam::{_ACCOUNT}:role/${{DatabricksRoleName}}"
@@ -374,8 +415,9 @@ def _role_policy(name: str, document: dict[str, Any], condition: str = "CreateDa
 def _role(slots: int) -> dict[str, Any]:
     "The role the Databricks job assumes, and its inline policies rendered from `infra/aws/policies` (as `iam.tf`)."
     queue_arns = [_if(f"Subscriber{n}Enabled", _att(f"Queue{n}", "Arn")) for n in range(1, slots + 1)]
-    job = _cfn_policy("databricks_job", {"bucket_arn": _BUCKET_ARN, "watched_prefix": "${WatchedPrefix}"},
-                      {"queue_arns": queue_arns})
+    job = _cfn_policy("databricks_job", {"bucket_arn": _BUCKET_ARN, "watched_prefix": "${WatchedPrefix}",
+                                         "status_table_arn": "${StatusTable.Arn}"}, {"queue_arns": queue_arns})
+    announce = _cfn_policy("databricks_job_completion", {"completion_topic_arn": "${CompletionTopic}"})
     kms = _cfn_policy("databricks_job_kms", {"kms_key_arn": "${BucketKmsKeyArn}", "region": "${AWS::Region}"})
     self_assume = _policy_doc({"Sid": "SelfAssumeForUnityCatalog", "Effect": "Allow", "Action": "sts:AssumeRole",
                                "Resource": _sub(_ROLE_ARN)})
@@ -385,7 +427,53 @@ def _role(slots: int) -> dict[str, Any]:
     return {"DatabricksRole": {"Type": "AWS::IAM::Role", "Condition": "CreateDatabricksRole", "Properties": role},
             "DatabricksJobPolicy": _role_policy("idp-kit-databricks-job", job),
             "DatabricksJobKmsPolicy": _role_policy("idp-kit-databricks-job-kms", kms, "CreateDatabricksKmsPolicy"),
+            "DatabricksJobCompletionPolicy": _role_policy("idp-kit-databricks-job-completion", announce,
+                                                          "CreateDatabricksCompletionPolicy"),
             "DatabricksSelfAssumePolicy": _role_policy("idp-kit-databricks-self-assume", self_assume)}
+
+# %% ../nbs/08_cloudformation.ipynb #a7c1e2d1
+_CALLBACK_NAME = _if("HasCallbackQueueName", _ref("CompletionCallbackQueueName"), _sub("${CompletionTopicName}-callbacks"))
+
+def _callback_named(text: str) -> dict[str, Any]:
+    "`text` with `${Name}` standing for the callback queue's name."
+    return {"Fn::Sub": [text, {"Name": _CALLBACK_NAME}]}
+
+def _callback_queues() -> dict[str, Any]:
+    "The callback queue and its dead-letter queue (a subscriber's defaults: 300 s, 5 receives, 4 days)."
+    common = {"SqsManagedSseEnabled": True, "MaximumMessageSize": MAX_MESSAGE_BYTES, "Tags": _tags()}
+    skip = _skip(("CKV_AWS_27", "SSE-SQS is on (SqsManagedSseEnabled); the check knows only KmsMasterKeyId"))
+    source = _callback_named(f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:{_ACCOUNT}:${{Name}}")
+    dlq = {"QueueName": _callback_named("${Name}${DlqSuffix}"), "MessageRetentionPeriod": _ref("DlqMessageRetentionSeconds"),
+           "RedriveAllowPolicy": {"redrivePermission": "byQueue", "sourceQueueArns": [source]}, **common}
+    d = SubscriberSpec()
+    queue = {"QueueName": _CALLBACK_NAME, "VisibilityTimeout": d.visibility_timeout_seconds,
+             "MessageRetentionPeriod": d.message_retention_seconds, **common,
+             "RedrivePolicy": {"deadLetterTargetArn": _att("CallbackDlq", "Arn"), "maxReceiveCount": d.max_receive_count}}
+    on = "HasCompletionTopic"
+    return {"CallbackDlq": {"Type": "AWS::SQS::Queue", "Condition": on, "Metadata": skip, "Properties": dlq},
+            "CallbackQueue": {"Type": "AWS::SQS::Queue", "Condition": on, "Metadata": skip, "Properties": queue}}
+
+def _completion() -> dict[str, Any]:
+    "The completion topic, its callback queues, the queue policy, the filtered subscription and two alarms."
+    on = "HasCompletionTopic"
+    topic = {"TopicName": _ref("CompletionTopicName"), "KmsMasterKeyId": COMPLETION_TOPIC_KMS_KEY, "Tags": _tags()}
+    allow = {"Sid": "AllowTheTopicToSend", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+             "Action": "sqs:SendMessage", "Resource": _att("CallbackQueue", "Arn"),
+             "Condition": {"ArnEquals": {"aws:SourceArn": _ref("CompletionTopic")}}}
+    subscription = {"TopicArn": _ref("CompletionTopic"), "Protocol": "sqs", "Endpoint": _att("CallbackQueue", "Arn"),
+                    "RawMessageDelivery": True, "FilterPolicy": CALLBACK_FILTER_POLICY,
+                    "FilterPolicyScope": "MessageAttributes"}
+    depth = _alarm(_sub("${CallbackDlq.QueueName}-depth"), "ApproximateNumberOfMessagesVisible",
+                   _att("CallbackDlq", "QueueName"), "DlqDepthAlarmThreshold")
+    age = _alarm(_sub("${CallbackQueue.QueueName}-oldest-message-age"), "ApproximateAgeOfOldestMessage",
+                 _att("CallbackQueue", "QueueName"), "OldestMessageAlarmSeconds")
+    return {"CompletionTopic": {"Type": "AWS::SNS::Topic", "Condition": on, "Properties": topic}, **_callback_queues(),
+            "CallbackQueuePolicy": {"Type": "AWS::SQS::QueuePolicy", "Condition": on, "Properties": {
+                "Queues": [_ref("CallbackQueue")], "PolicyDocument": _policy_doc(allow)}},
+            "CallbackSubscription": {"Type": "AWS::SNS::Subscription", "Condition": on,
+                                     "DependsOn": "CallbackQueuePolicy", "Properties": subscription},
+            "CallbackDlqDepthAlarm": {"Type": "AWS::CloudWatch::Alarm", "Condition": on, "Properties": depth},
+            "CallbackOldestMessageAlarm": {"Type": "AWS::CloudWatch::Alarm", "Condition": on, "Properties": age}}
 
 # %% ../nbs/08_cloudformation.ipynb #77dc9ff5
 def _ingest(value: Callable[[int], Any], slots: int) -> Any:
@@ -411,7 +499,9 @@ def _settings(slots: int) -> dict[str, Any]:
         ("IDP_INGEST_QUEUE_URL", _ingest(lambda n: _ref(f"Queue{n}"), slots)),
         ("IDP_DLQ_SUFFIX", _ref("DlqSuffix")), ("IDP_STATUS_TABLE", _ref("StatusTable")),
         ("IDP_MAX_RECEIVE_COUNT", _ingest(lambda n: _ref(f"Subscriber{n}MaxReceiveCount"), slots)),
-        ("IDP_VISIBILITY_TIMEOUT_S", _ingest(lambda n: _ref(f"Subscriber{n}VisibilityTimeout"), slots))])
+        ("IDP_VISIBILITY_TIMEOUT_S", _ingest(lambda n: _ref(f"Subscriber{n}VisibilityTimeout"), slots)),
+        ("IDP_API_KEYS_TABLE", _ref("ApiKeysTable")), ("IDP_IDEMPOTENCY_TABLE", _ref("IdempotencyTable")),
+        ("IDP_COMPLETION_TOPIC", _if("HasCompletionTopic", _att("CompletionTopic", "TopicName"), ""))])  # "" = none
 
 # %% ../nbs/08_cloudformation.ipynb #d531bcb8
 def _slot_outputs(n: int) -> dict[str, Any]:
@@ -430,10 +520,18 @@ def render_outputs(slots: int = TEMPLATE_SLOTS) -> dict[str, Any]:
              "IngestQueueUrl": (ingest_url, "URL of the queue the ingestion job polls."),
              "StatusTableName": (_ref("StatusTable"), "The DynamoDB status table."),
              "StatusTableArn": (_att("StatusTable", "Arn"), "ARN of the status table."),
+             "ApiKeysTableName": (_ref("ApiKeysTable"), "The API keys table."),
+             "ApiKeysTableArn": (_att("ApiKeysTable", "Arn"), "ARN of the API keys table."),
+             "IdempotencyTableName": (_ref("IdempotencyTable"), "The idempotency table."),
+             "IdempotencyTableArn": (_att("IdempotencyTable", "Arn"), "ARN of the idempotency table."),
              "IdpKitSettings": (_settings(slots), "IDP_* settings as a JSON object (Terraform's idp_kit_settings).")}
     out = {k: {"Description": d, "Value": v} for k, (v, d) in plain.items()}
     out["DatabricksRoleArn"] = {"Condition": "CreateDatabricksRole", "Value": _att("DatabricksRole", "Arn"),
                                 "Description": "ARN of the role the Databricks job assumes."}
+    completion = {"CompletionTopicArn": _ref("CompletionTopic"), "CompletionCallbackQueueUrl": _ref("CallbackQueue"),
+                  "CompletionCallbackQueueArn": _att("CallbackQueue", "Arn"), "CompletionCallbackDlqUrl": _ref("CallbackDlq"),
+                  "CompletionCallbackDlqArn": _att("CallbackDlq", "Arn")}
+    out |= {k: {"Condition": "HasCompletionTopic", "Value": v} for k, v in completion.items()}
     for n in range(1, slots + 1): out |= _slot_outputs(n)
     return out
 
@@ -448,6 +546,8 @@ def _interface(parameters: dict[str, Any], slots: int) -> dict[str, Any]:
               **{f"Subscriber {n}": [p for p in parameters if re.fullmatch(f"Subscriber{n}[A-Z].*", p)]
                  for n in range(1, slots + 1)},
               "Status table": starting("StatusTable"),
+              "Document Processing API": ["ApiKeysTableName", "IdempotencyTableName", "CompletionTopicName",
+                                          "CompletionCallbackQueueName"],
               "Databricks job role": starting("CreateDatabricks", "Databricks"),
               "Alarms": ["AlarmTopicArn", "DlqDepthAlarmThreshold", "OldestMessageAlarmSeconds"]}
     return {"AWS::CloudFormation::Interface": {"ParameterGroups": [{"Label": {"default": g}, "Parameters": ps}
@@ -461,10 +561,11 @@ def render_template(slots: int = TEMPLATE_SLOTS,  # subscriber slots
     resources = {"Bucket": _bucket(suffix_slots), "BucketPolicy": _bucket_policy(),
                  "Topic": _topic(), "TopicPolicy": _topic_policy()}
     for n in range(1, slots + 1): resources |= _queues(n) | _delivery(n) | _alarms(n)
-    resources |= {"StatusTable": _status_table(), **_role(slots)}
+    resources |= {**_tables(), **_completion(), **_role(slots)}
     return {"AWSTemplateFormatVersion": "2010-09-09",
             "Description": "idp_kit ingestion path: S3 bucket -> SNS topic -> SQS subscriber queues (with DLQs and "
-                           "alarms), the DynamoDB status table and the Databricks job role.",
+                           "alarms), the DynamoDB status, API keys and idempotency tables, the completion topic with "
+                           "its callback queue, and the Databricks job role.",
             "Metadata": _interface(parameters, slots), "Parameters": parameters, "Rules": render_rules(slots),
             "Conditions": render_conditions(slots, suffix_slots), "Resources": resources,
             "Outputs": render_outputs(slots)}
@@ -528,9 +629,10 @@ def _yaml() -> tuple[Any, type, type]:
 # %% ../nbs/08_cloudformation.ipynb #9ad45c0d
 _HEADER = """\
 # GENERATED from nbs/08_cloudformation.ipynb by idp_kit.cloudformation.write_template(): do not edit by hand.
-# The ingestion stack of infra/aws/*.tf as CloudFormation. Deploy without idp_kit:
+# The ingestion stack of infra/aws/*.tf as CloudFormation. Deploy without idp_kit (over 51,200 bytes: staged in S3):
 #   aws cloudformation deploy --template-file cloud_storage_ingestion.yaml --stack-name idp-kit \\
-#     --capabilities CAPABILITY_NAMED_IAM --parameter-overrides DatabricksExternalId=<your Databricks account id>
+#     --s3-bucket <a bucket of yours> --capabilities CAPABILITY_NAMED_IAM \\
+#     --parameter-overrides DatabricksExternalId=<your Databricks account id>
 # Subscribers are slots: Subscriber<n>Name empty = unused. Resource tags: pass --tags (stack tags propagate).
 """
 
@@ -707,12 +809,13 @@ def check_parameters(template: dict[str, Any], parameters: dict[str, str]) -> No
 # %% ../nbs/08_cloudformation.ipynb #89c5d197
 WHOLE_RESOURCE = "*"  # moto creates nothing for this resource type
 MOTO_CFN_GAPS: dict[str, tuple[str, ...]] = {  # resource type -> what moto 5.2.5's CloudFormation skips, in fill order
+    "AWS::SQS::Queue": ("RedriveAllowPolicy",),  # answered as a Python repr, not JSON
     "AWS::S3::BucketPolicy": (WHOLE_RESOURCE,),
     "AWS::SNS::Topic": ("Tags",),
     "AWS::SNS::TopicPolicy": (WHOLE_RESOURCE,),
     "AWS::SQS::QueuePolicy": (WHOLE_RESOURCE,),
     "AWS::SNS::Subscription": (WHOLE_RESOURCE,),
-    "AWS::DynamoDB::Table": ("PointInTimeRecoverySpecification", "TimeToLiveSpecification"),
+    "AWS::DynamoDB::Table": ("PointInTimeRecoverySpecification", "TimeToLiveSpecification", "SSESpecification"),
     "AWS::IAM::Policy": ("PolicyDocument",),  # AWS::NoValue inside a list is kept as null
     "AWS::CloudWatch::Alarm": (WHOLE_RESOURCE,),
     "AWS::S3::Bucket": ("VersioningConfiguration", "PublicAccessBlockConfiguration", "LifecycleConfiguration",
@@ -721,6 +824,8 @@ MOTO_CFN_GAPS: dict[str, tuple[str, ...]] = {  # resource type -> what moto 5.2.
 MOTO_NOT_FILLED: dict[tuple[str, str], str] = {  # gaps the kit leaves, and why
     ("AWS::S3::BucketPolicy", WHOLE_RESOURCE): "moto's S3 would refuse every PutObject: it treats the condition it "
                                                "cannot evaluate (aws:SecureTransport) as a denial",
+    ("AWS::DynamoDB::Table", "SSESpecification"): "moto's UpdateTable ignores SSESpecification: the table stays "
+                                                   "unencrypted on moto",
 }
 MOTO_STACK_GAPS = ("parameter constraints", "Rules", "stack tags on resources")  # moto enforces none of these
 
@@ -874,6 +979,20 @@ def _ttl_holds(c: _Clients, t: _Target) -> bool:
     status = "ENABLED" if want["Enabled"] else "DISABLED"
     return got.get("TimeToLiveStatus") == status and got.get("AttributeName") == want["AttributeName"]
 
+def _sse_holds(c: _Clients, t: _Target) -> bool:
+    got = c("dynamodb").describe_table(TableName=t.physical_id)["Table"].get("SSEDescription") or {}
+    key = t.props["SSESpecification"].get("KMSMasterKeyId")
+    return got.get("Status") == "ENABLED" and key in (None, got.get("KMSMasterKeyArn"))
+
+def _redrive_allow_holds(c: _Clients, t: _Target) -> bool:
+    got = c("sqs").get_queue_attributes(QueueUrl=t.physical_id, AttributeNames=["All"])["Attributes"]
+    try: return json.loads(got.get("RedriveAllowPolicy", "")) == t.props["RedriveAllowPolicy"]
+    except ValueError: return False  # moto's repr of the object, or nothing
+
+def _set_redrive_allow(c: _Clients, t: _Target) -> None:
+    allow = json.dumps(t.props["RedriveAllowPolicy"])
+    c("sqs").set_queue_attributes(QueueUrl=t.physical_id, Attributes={"RedriveAllowPolicy": allow})
+
 def _topic_tags_hold(c: _Clients, t: _Target) -> bool:
     got = {x["Key"]: x["Value"] for x in c("sns").list_tags_for_resource(ResourceArn=t.physical_id)["Tags"]}
     return all(got.get(x["Key"]) == x["Value"] for x in t.props["Tags"])
@@ -905,6 +1024,8 @@ _GAPS: dict[tuple[str, str], _Gap] = {
     ("AWS::SNS::Subscription", WHOLE_RESOURCE): _Gap(_subscription_holds, _subscribe, _unsubscribe),
     ("AWS::DynamoDB::Table", "PointInTimeRecoverySpecification"): _Gap(_pitr_holds, _set_pitr),
     ("AWS::DynamoDB::Table", "TimeToLiveSpecification"): _Gap(_ttl_holds, _set_ttl),
+    ("AWS::DynamoDB::Table", "SSESpecification"): _Gap(_sse_holds, None),
+    ("AWS::SQS::Queue", "RedriveAllowPolicy"): _Gap(_redrive_allow_holds, _set_redrive_allow),
     ("AWS::IAM::Policy", "PolicyDocument"): _Gap(_role_policy_holds, _put_role_policy),
     ("AWS::CloudWatch::Alarm", WHOLE_RESOURCE): _Gap(
         _alarm_exists, lambda c, t: c("cloudwatch").put_metric_alarm(**_alarm_api(t.props)),
@@ -967,6 +1088,52 @@ class _Stack:
         outputs = self.r.template.get("Outputs", {})
         return {k: _text(self.r.value(o["Value"])) for k, o in outputs.items() if self.r.enabled(o)}
 
+# %% ../nbs/08_cloudformation.ipynb #5e1f2a31
+def template_bucket_name(account: str, region: str) -> str:
+    "The kit's deployment bucket for `account` and `region`."
+    return f"idp-kit-cfn-{account}-{region}"
+
+def template_url(bucket: str, key: str, region: str) -> str:
+    "An AWS-shaped URL of object `key` (virtual-hosted; path-style for a bucket name with dots)."
+    if "." in bucket: return f"https://s3.{region}.amazonaws.com/{bucket}/{key}"
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+
+# %% ../nbs/08_cloudformation.ipynb #5e1f2a33
+_STAGED_RULE = {"ID": "expire-staged-templates", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 30},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}
+
+def _ensure_template_bucket(c: _Clients, bucket: str) -> None:
+    "Create the deployment bucket when missing: private, encrypted, versioned, staged templates expiring."
+    s3, region = c("s3"), c.settings.aws_region
+    try: s3.head_bucket(Bucket=bucket); return
+    except ClientError as e:
+        if e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404: raise
+    s3.create_bucket(Bucket=bucket, **({} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}))
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={k: True for k in (
+        "BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [_STAGED_RULE]})
+
+def stage_template(c: _Clients, text: str, stack_name: str, bucket: str | None = None) -> str:
+    "Upload template `text` for `stack_name` to `bucket` (default: the kit's deployment bucket); its TemplateURL."
+    account = c("sts").get_caller_identity()["Account"]
+    bucket = bucket or template_bucket_name(account, c.settings.aws_region)
+    _ensure_template_bucket(c, bucket)
+    key = f"{stack_name}/{hashlib.sha256(text.encode()).hexdigest()}.yaml"
+    c("s3").put_object(Bucket=bucket, Key=key, Body=text.encode(), ContentType="application/x-yaml")
+    return template_url(bucket, key, c.settings.aws_region)
+
+def template_source(c: _Clients, text: str, stack_name: str, bucket: str | None = None) -> dict[str, str]:
+    "`TemplateBody` for a template CloudFormation takes inline, else `TemplateURL` of the staged copy."
+    size = len(text.encode())
+    if size > STAGED_TEMPLATE_LIMIT:
+        raise ValueError(f"the template is {size} bytes; CloudFormation takes at most {STAGED_TEMPLATE_LIMIT} even from S3: "
+                         "render fewer slots (render_template(slots=...)) or split the stack")
+    if size <= INLINE_TEMPLATE_LIMIT: return {"TemplateBody": text}
+    return {"TemplateURL": stage_template(c, text, stack_name, bucket)}
+
 # %% ../nbs/08_cloudformation.ipynb #f7283267
 _QUEUE_OUTPUTS = {"url": "QueueUrl", "arn": "QueueArn", "dlq_url": "DlqUrl", "dlq_arn": "DlqArn",
                   "subscription_arn": "SubscriptionArn"}
@@ -980,6 +1147,7 @@ class StackDeployment(BaseModel):
     outputs: dict[str, str]
     moto_gaps_filled: tuple[str, ...] = ()  # "Bucket: AWS::S3::Bucket.VersioningConfiguration", "Outputs.<name>"
     moto_gaps_not_filled: tuple[str, ...] = ()  # gaps in MOTO_NOT_FILLED this stack has, with the reason
+    template_url: str | None = None  # where the template was staged (over the inline limit); None: sent inline
 
     def settings(self) -> dict[str, str]:
         "The IDP_* settings of the stack (the `IdpKitSettings` output)."
@@ -1032,12 +1200,14 @@ def deploy_cloudformation(spec: IngestionStackSpec,  # the stack to deploy
                           region: str = "us-east-1",
                           *, fill_moto_gaps: bool | None = None,  # default: when `endpoint_url` is set
                           timeout_s: float = 900,
+                          template_bucket: str | None = None,  # where a large template is staged; default: the kit's
                          ) -> StackDeployment:
     "Create the stack for `spec` from the template, wait for it, and fill in what moto's CloudFormation skipped."
     parameters, c = parameters_for(spec), _Clients(session, endpoint_url, region)
     check_parameters(render_template(), parameters)
+    source = template_source(c, TEMPLATE_PATH.read_text(), stack_name, template_bucket)
     c("cloudformation").create_stack(
-        StackName=stack_name, TemplateBody=TEMPLATE_PATH.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"],
+        StackName=stack_name, **source, Capabilities=["CAPABILITY_NAMED_IAM"],
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()], Tags=_stack_tags(spec))
     _wait(c, stack_name, "stack_create_complete", timeout_s, "creation")
     stack = _Stack(c, stack_name)
@@ -1046,7 +1216,8 @@ def deploy_cloudformation(spec: IngestionStackSpec,  # the stack to deploy
     missing = {k: v for k, v in stack.outputs().items() if k not in outputs} if filled else {}
     filled += [f"Outputs.{k}" for k in missing]
     return StackDeployment(stack_name=stack_name, stack_id=stack.stack["StackId"], region=region,
-                           outputs=outputs | missing, moto_gaps_filled=tuple(filled), moto_gaps_not_filled=tuple(left))
+                           outputs=outputs | missing, moto_gaps_filled=tuple(filled), moto_gaps_not_filled=tuple(left),
+                           template_url=source.get("TemplateURL"))
 
 # %% ../nbs/08_cloudformation.ipynb #530c3fc5
 def _holds_objects(c: _Clients, bucket: str) -> bool:

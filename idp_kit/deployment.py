@@ -52,7 +52,10 @@ def resources_from_outputs(outputs: dict[str, Any], spec: IngestionStackSpec, ch
                                 bucket_arn=outputs["bucket_arn"], topic_arn=outputs["topic_arn"], queues=queues,
                                 ingest_queue=spec.ingest_subscriber, status_table=outputs["status_table_name"],
                                 status_table_arn=outputs["status_table_arn"], role_arn=outputs.get("databricks_role_arn"),
-                                alarm_names=tuple(alarm_names(spec)), changes=changes)
+                                alarm_names=tuple(alarm_names(spec)), changes=changes,
+                                api_keys_table_arn=outputs.get("api_keys_table_arn"),
+                                idempotency_table_arn=outputs.get("idempotency_table_arn"),
+                                completion_topic_arn=outputs.get("completion_topic_arn") or None)
 
 # %% ../nbs/09_deployment.ipynb #da069393
 class Deployment(BaseModel):
@@ -93,7 +96,9 @@ def outputs_of_stack(stack: StackDeployment) -> dict[str, Any]:
     o = stack.outputs
     return {"region": o["Region"], "bucket_name": o["BucketName"], "bucket_arn": o["BucketArn"], "topic_arn": o["TopicArn"],
             "queues": stack.queues(), "status_table_name": o["StatusTableName"], "status_table_arn": o["StatusTableArn"],
-            "databricks_role_arn": o.get("DatabricksRoleArn") or None, "idp_kit_settings": stack.settings()}
+            "databricks_role_arn": o.get("DatabricksRoleArn") or None, "idp_kit_settings": stack.settings(),
+            "api_keys_table_arn": o.get("ApiKeysTableArn"), "idempotency_table_arn": o.get("IdempotencyTableArn"),
+            "completion_topic_arn": o.get("CompletionTopicArn")}
 
 def _deploy_cloudformation_local(settings: Settings, session: boto3.Session, spec: IngestionStackSpec) -> tuple[ProvisionedResources, dict[str, Any]]:
     "Create the stack on the local moto; the resources and what moto skipped."

@@ -16,9 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from .canonical_schema import ObjectRef
 
 # %% auto #0
-__all__ = ['OBJECT_REF_JSON_KEYS', 'MalformedMessage', 'DecodedRecord', 'DecodedMessage', 'decode_key', 's3_record_ref',
-           'eventbridge_ref', 'decode_body', 'is_object_created', 'is_object_removed', 'compare_sequencers',
-           'sequencer_key', 'EventFileError', 'read_event_file', 'decode_event_file', 'object_ref_json']
+__all__ = ['SUBMISSION_TYPE', 'SUBMIT_EVENT', 'REPROCESS_EVENT', 'OBJECT_REF_JSON_KEYS', 'MalformedMessage', 'DecodedRecord',
+           'DecodedMessage', 'decode_key', 's3_record_ref', 'eventbridge_ref', 'Submission', 'decode_body',
+           'is_object_created', 'is_object_removed', 'compare_sequencers', 'sequencer_key', 'EventFileError',
+           'read_event_file', 'decode_event_file', 'object_ref_json']
 
 # %% ../nbs/10_events.ipynb #85fed2f4
 class MalformedMessage(ValueError):
@@ -39,7 +40,7 @@ class DecodedRecord(BaseModel):
 class DecodedMessage(BaseModel):
     "Everything one SQS message body said."
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["s3", "test_event", "eventbridge"]
+    kind: Literal["s3", "test_event", "eventbridge", "submission"]
     envelope: Literal["direct", "sns"]  # `direct`: S3 → SQS, raw SNS delivery, or EventBridge → SQS (indistinguishable)
     records: list[DecodedRecord] = Field(default_factory=list)
     test_event_bucket: str | None = None  # the bucket an `s3:TestEvent` was sent for
@@ -131,6 +132,32 @@ def eventbridge_ref(event: dict) -> ObjectRef:
                          event_time=None if time is None else _parse_time(time, "time"), sequencer=obj.get("sequencer"))
     except ValidationError as e: raise MalformedMessage(f"EventBridge event has an invalid field: {_first_error(e)}") from None
 
+# %% ../nbs/10_events.ipynb #51115c61
+SUBMISSION_TYPE = "idp_kit.submission"  # the `type` of every message the Document Processing API enqueues
+SUBMIT_EVENT, REPROCESS_EVENT = "idp_kit:Submit", "idp_kit:Reprocess"  # the event names submissions decode to
+
+class Submission(BaseModel):
+    "The message the Document Processing API enqueues for a document submitted by reference or reprocessed."
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["idp_kit.submission"] = SUBMISSION_TYPE
+    version: Literal[1] = 1  # bumped on any incompatible change
+    document_id: str  # the id the API assigned
+    bucket: str
+    key: str  # decoded, as S3 stores it
+    version_id: str | None = None
+    route: str | None = None  # the route override the caller chose, if any
+    reprocess: bool = False  # parse the stored revision again and replace its result
+    submitted_at: datetime
+
+    def body(self) -> str:
+        "The SQS message body."
+        return self.model_dump_json(exclude_none=True)
+
+    def ref(self) -> ObjectRef:
+        "The object reference the poller works from; raises `ValidationError` for a field S3 would refuse."
+        return ObjectRef(bucket=self.bucket, key=self.key, version_id=self.version_id, assigned_document_id=self.document_id,
+                         event_name=REPROCESS_EVENT if self.reprocess else SUBMIT_EVENT, event_time=self.submitted_at)
+
 # %% ../nbs/10_events.ipynb #f23efa9d
 def _load_json(text: str | bytes, what: str) -> Any:
     if isinstance(text, bytes):
@@ -147,6 +174,11 @@ def _unwrap_sns(doc: dict) -> tuple[dict, Literal["direct", "sns"]]:
     inner = _load_json(doc["Message"], "SNS envelope's Message")
     if not isinstance(inner, dict): raise MalformedMessage(f"SNS envelope's Message is JSON but not an object ({type(inner).__name__})")
     return inner, "sns"
+
+def _submission_record(doc: dict) -> DecodedRecord:
+    "The one record of an API submission, or why it is not one."
+    try: return DecodedRecord(index=0, ref=Submission.model_validate(doc).ref())
+    except ValidationError as e: return DecodedRecord(index=0, error=f"API submission: {_first_error(e)}")
 
 def _decode_records(records: Any) -> list[DecodedRecord]:
     if not isinstance(records, list) or not records: raise MalformedMessage("S3 event has no records (Records must be a non-empty list)")
@@ -165,18 +197,19 @@ def decode_body(body: str | bytes | dict) -> DecodedMessage:
     if doc.get("Event") == "s3:TestEvent":
         return DecodedMessage(kind="test_event", envelope=envelope, test_event_bucket=doc.get("Bucket"))
     if "Records" in doc: return DecodedMessage(kind="s3", envelope=envelope, records=_decode_records(doc["Records"]))
+    if doc.get("type") == SUBMISSION_TYPE: return DecodedMessage(kind="submission", envelope=envelope, records=[_submission_record(doc)])
     if "detail-type" in doc:
         if doc.get("source") != "aws.s3": raise MalformedMessage(f"EventBridge event from source {doc.get('source')!r}, not aws.s3")
         try: rec = DecodedRecord(index=0, ref=eventbridge_ref(doc))
         except MalformedMessage as e: rec = DecodedRecord(index=0, error=e.reason)
         return DecodedMessage(kind="eventbridge", envelope=envelope, records=[rec])
     hint = " (this is a whole SQS message: decode its Body)" if "Body" in doc and "MessageId" in doc else ""
-    raise MalformedMessage(f"JSON but not an S3 event, S3 test event, SNS notification or EventBridge event; top-level keys {sorted(doc)[:8]}{hint}")
+    raise MalformedMessage(f"JSON but not an S3 event, S3 test event, SNS notification, EventBridge event or API submission; top-level keys {sorted(doc)[:8]}{hint}")
 
 # %% ../nbs/10_events.ipynb #9e2027ea
 def is_object_created(ref: ObjectRef) -> bool:
-    "Did this event create (or overwrite) the object: `ObjectCreated:*` (Put, Post, Copy, CompleteMultipartUpload)?"
-    return (ref.event_name or "").startswith("ObjectCreated:")
+    "Is there content to ingest: `ObjectCreated:*` (Put, Post, Copy, CompleteMultipartUpload), or an API submission?"
+    return (ref.event_name or "").startswith("ObjectCreated:") or ref.event_name in (SUBMIT_EVENT, REPROCESS_EVENT)
 
 def is_object_removed(ref: ObjectRef) -> bool:
     "Did this event remove the object (or hide it behind a delete marker): `ObjectRemoved:*` or `LifecycleExpiration:*`?"

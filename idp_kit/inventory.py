@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from .infra_spec import IngestionStackSpec
-from .provisioning import alarm_names, canonical_policy, dlq_name, queue_arn
+from .provisioning import alarm_names, alarmed_queues, canonical_policy, dlq_name, queue_arn, table_layouts, topic_arn
 from .settings import AwsClients, Settings, aws_client, get_settings
 
 # %% auto #0
@@ -77,9 +77,10 @@ class StackInventory(_State):
     "Everything a spec names, as deployed, normalised so that two deployments of one spec compare equal."
     bucket: BucketState | None
     topic: AttributesState | None
-    queues: dict[str, AttributesState | None]  # every subscriber queue and DLQ of the spec, by name
-    subscriptions: list[AttributesState]  # every subscription to the topic, by endpoint
-    table: TableState | None
+    queues: dict[str, AttributesState | None]  # every subscriber and callback queue and DLQ of the spec, by name
+    subscriptions: list[AttributesState]  # every subscription to the topic or the completion topic, by endpoint
+    tables: dict[str, TableState | None]  # the status, API keys and idempotency tables, by name
+    completion_topic: AttributesState | None  # also None when the spec has no completion topic
     role: RoleState | None
     alarms: dict[str, AlarmState]  # by name
 
@@ -122,7 +123,7 @@ EXCLUDED: dict[str, tuple[str, ...]] = {  # runtime state and timestamps: not wh
     "sns_topic": ("SubscriptionsConfirmed", "SubscriptionsPending", "SubscriptionsDeleted"),
     "dynamodb_table": ("TableStatus", "CreationDateTime", "ItemCount", "TableSizeBytes", "TableId", "LatestStreamArn",
                        "LatestStreamLabel", "RestoreSummary", "NumberOfDecreasesToday", "LastIncreaseDateTime",
-                       "LastDecreaseDateTime"),
+                       "LastDecreaseDateTime", "IndexStatus", "IndexSizeBytes", "Backfilling"),
     "dynamodb_backups": ("EarliestRestorableDateTime", "LatestRestorableDateTime"),
     "iam_role": ("RoleId", "CreateDate", "RoleLastUsed", "Tags"),  # tags are read with ListRoleTags
     "cloudwatch_alarm": ("StateValue", "StateReason", "StateReasonData", "StateUpdatedTimestamp",
@@ -159,10 +160,15 @@ class _Reader:
     def __post_init__(self) -> None: self.client = AwsClients(self.settings, self.session)  # one client per service
 
     def queue_names(self) -> list[str]:
-        return [n for q in self.spec.sqs_subscribers for n in (q, dlq_name(self.spec, q))]
+        return [n for q in alarmed_queues(self.spec) for n in (q, dlq_name(self.spec, q))]
 
-    def topic_arn(self) -> str:
-        return f"arn:{self.partition}:sns:{self.settings.aws_region}:{self.ids.account}:{self.spec.topic_name}"
+    def topic_arn(self, name: str | None = None) -> str:
+        "The ARN of topic `name` (default: the spec's ingestion topic)."
+        return topic_arn(name or self.spec.topic_name, self.settings.aws_region, self.ids.account, self.partition)
+
+    def topic_arns(self) -> list[str]:
+        "The ingestion topic's ARN, and the completion topic's when the spec has one."
+        return [self.topic_arn(), *([self.topic_arn(c)] if (c := self.spec.completion_topic_name) else [])]
 
 def _code(e: ClientError) -> str: return e.response.get("Error", {}).get("Code", "")
 
@@ -224,8 +230,8 @@ def _bucket(r: _Reader) -> BucketState | None:
         tags=_tags(get(s3.get_bucket_tagging, "TagSet", "NoSuchTagSet")))))
 
 # %% ../nbs/05a_inventory.ipynb #1ef9a685
-def _topic(r: _Reader) -> AttributesState | None:
-    sns, arn = r.client("sns"), r.topic_arn()
+def _topic(r: _Reader, arn: str) -> AttributesState | None:
+    sns = r.client("sns")
     attrs = _or_none(lambda: sns.get_topic_attributes(TopicArn=arn)["Attributes"], "NotFound", "NotFoundException")
     if attrs is None: return None
     return AttributesState(attributes=_parsed(r.ids(_without(attrs, EXCLUDED["sns_topic"]))),
@@ -242,11 +248,11 @@ def _queue(r: _Reader, name: str) -> AttributesState | None:
                            tags=sqs.list_queue_tags(QueueUrl=url).get("Tags", {}))
 
 def _subscriptions(r: _Reader) -> list[AttributesState]:
-    "Every subscription to the topic (none when there is no topic), ordered by endpoint."
+    "Every subscription to the topic and the completion topic (none to a topic that is not there), ordered by endpoint."
     sns = r.client("sns")
-    pages = _or_none(lambda: list(sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=r.topic_arn())),
-                     "NotFound")
-    arns = [s["SubscriptionArn"] for page in pages or [] for s in page["Subscriptions"]]
+    pages = lambda arn: _or_none(lambda: list(sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn)),
+                                 "NotFound")
+    arns = [s["SubscriptionArn"] for arn in r.topic_arns() for page in pages(arn) or [] for s in page["Subscriptions"]]
     attrs = [sns.get_subscription_attributes(SubscriptionArn=a)["Attributes"] for a in arns]
     out = [AttributesState(attributes=_parsed(r.ids(a))) for a in attrs]
     return sorted(out, key=lambda s: (s.attributes.get("Endpoint", ""), json.dumps(s.attributes, sort_keys=True)))
@@ -254,14 +260,21 @@ def _subscriptions(r: _Reader) -> list[AttributesState]:
 # %% ../nbs/05a_inventory.ipynb #54127f8b
 _TTL_TARGET = {"ENABLING": "ENABLED", "DISABLING": "DISABLED"}  # a TTL change in progress, as the state it reaches
 
-def _table(r: _Reader) -> TableState | None:
-    ddb, name = r.client("dynamodb"), r.spec.status_table_name
+def _warm(d: dict[str, Any]) -> dict[str, Any]:
+    "A table or index description without the Status of its WarmThroughput (runtime state)."
+    warm = d.get("WarmThroughput")
+    return {**d, "WarmThroughput": {k: v for k, v in warm.items() if k != "Status"}} if warm else d
+
+def _table(r: _Reader, name: str) -> TableState | None:
+    ddb = r.client("dynamodb")
     table = _or_none(lambda: ddb.describe_table(TableName=name)["Table"], "ResourceNotFoundException")
     if table is None: return None
     ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     status = ttl.get("TimeToLiveStatus")
-    if warm := table.get("WarmThroughput"):  # its Status is runtime state
-        table = {**table, "WarmThroughput": {k: v for k, v in warm.items() if k != "Status"}}
+    by_name = lambda key: lambda x: x[key]
+    table = _warm({**table, "AttributeDefinitions": sorted(table["AttributeDefinitions"], key=by_name("AttributeName"))})
+    if gsis := table.get("GlobalSecondaryIndexes"):
+        table["GlobalSecondaryIndexes"] = sorted((_warm(i) for i in gsis), key=by_name("IndexName"))
     backups = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
     return TableState(table=r.ids(_without(table, EXCLUDED["dynamodb_table"])),
                       continuous_backups=_without(backups, EXCLUDED["dynamodb_backups"]),
@@ -318,8 +331,11 @@ def describe_stack(spec: IngestionStackSpec,  # names every resource to read
                   ) -> StackInventory:
     "Everything `spec` names, as deployed, normalised: two deployments of one spec compare equal."
     r = _reader(spec, session, settings)
-    return StackInventory(bucket=_bucket(r), topic=_topic(r), queues={n: _queue(r, n) for n in r.queue_names()},
-                          subscriptions=_subscriptions(r), table=_table(r), role=_role(r), alarms=_alarms(r))
+    completion = r.spec.completion_topic_name
+    return StackInventory(bucket=_bucket(r), topic=_topic(r, r.topic_arn()), queues={n: _queue(r, n) for n in r.queue_names()},
+                          subscriptions=_subscriptions(r), tables={t.name: _table(r, t.name) for t in table_layouts(spec)},
+                          completion_topic=_topic(r, r.topic_arn(completion)) if completion else None, role=_role(r),
+                          alarms=_alarms(r))
 
 # %% ../nbs/05a_inventory.ipynb #23bd252b
 def _exists(call: Callable[[], Any], *codes: str) -> bool: return _or_none(call, *codes) is not None
@@ -333,14 +349,15 @@ def leftovers(spec: IngestionStackSpec,  # names every resource to look for
     s3, sns, ddb, iam = r.client("s3"), r.client("sns"), r.client("dynamodb"), r.client("iam")
     arns = {queue_arn(q, r.settings.aws_region, r.ids.account, r.partition) for q in r.queue_names()}
     subs = [s for page in sns.get_paginator("list_subscriptions").paginate() for s in page["Subscriptions"]]
+    topic = lambda arn: _exists(lambda: sns.get_topic_attributes(TopicArn=arn), "NotFound")
+    table = lambda name: _exists(lambda: ddb.describe_table(TableName=name), "ResourceNotFoundException")
     found = [
         (f"s3 bucket {spec.bucket_name}", _exists(lambda: s3.head_bucket(Bucket=spec.bucket_name), "NoSuchBucket")),
-        (f"sns topic {spec.topic_name}", _exists(lambda: sns.get_topic_attributes(TopicArn=r.topic_arn()), "NotFound")),
-        *((f"sns subscription {s['SubscriptionArn']}", s["TopicArn"] == r.topic_arn() or s["Endpoint"] in arns)
+        *((f"sns topic {arn.rsplit(':', 1)[-1]}", topic(arn)) for arn in r.topic_arns()),
+        *((f"sns subscription {s['SubscriptionArn']}", s["TopicArn"] in r.topic_arns() or s["Endpoint"] in arns)
           for s in subs),
         *((f"sqs queue {q}", _queue(r, q) is not None) for q in r.queue_names()),
-        (f"dynamodb table {spec.status_table_name}",
-         _exists(lambda: ddb.describe_table(TableName=spec.status_table_name), "ResourceNotFoundException")),
+        *((f"dynamodb table {t.name}", table(t.name)) for t in table_layouts(spec)),
         (f"iam role {spec.databricks_role_name}", spec.create_databricks_role and
          _exists(lambda: iam.get_role(RoleName=spec.databricks_role_name), "NoSuchEntity")),
         *((f"cloudwatch alarm {name}", True) for name in _alarms(r))]

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from pydantic import SecretStr
 
 import idp_kit
 from .deployment import Deployment, deploy_local
@@ -35,9 +37,9 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 # %% auto #0
-__all__ = ['HOST', 'STATE_FILE', 'LOG_FILE', 'STARTUP_TIMEOUT_S', 'STOP_TIMEOUT_S', 'KEPT_AFTER_DOWN', 'RESET_PATHS',
-           'require_local_extra', 'serve', 'stack_settings', 'stack_env', 'local_status', 'local_down', 'local_reset',
-           'moto_session', 'local_up', 'LocalStack']
+__all__ = ['HOST', 'STATE_FILE', 'LOG_FILE', 'STARTUP_TIMEOUT_S', 'STOP_TIMEOUT_S', 'LOCAL_WAREHOUSE_ID', 'KEPT_AFTER_DOWN',
+           'RESET_PATHS', 'require_local_extra', 'serve', 'stack_settings', 'stack_env', 'local_status', 'local_down',
+           'local_reset', 'moto_session', 'local_up', 'LocalStack']
 
 # %% ../nbs/40_local.ipynb #69012a72
 HOST = "127.0.0.1"  # the stack never listens beyond this machine
@@ -45,6 +47,7 @@ STATE_FILE = "stack.json"  # in the state dir: pid, ports, endpoints, started_at
 LOG_FILE = "stack.log"  # in the state dir: the daemon's stdout and stderr
 STARTUP_TIMEOUT_S = 60.0  # a cold start takes a few seconds; this only bounds a broken one
 STOP_TIMEOUT_S = 10.0  # SIGTERM grace before SIGKILL
+LOCAL_WAREHOUSE_ID = "idp-kit-local"  # the Databricks emulator's one SQL warehouse
 
 # %% ../nbs/40_local.ipynb #cd95c272
 def _listening(port: int, host: str = HOST) -> bool:
@@ -108,6 +111,7 @@ def serve(state_dir: Path,  # where the state file, the log and the Delta data l
           *, parent_pid: int | None = None,  # exit when this process is gone (LocalStack); None for `local up`
           region: str = "us-east-1",
           temporary: bool = False,  # remove `state_dir` on exit (a LocalStack's own temporary directory)
+          delta_schema: str = "idp_kit",  # the schema whose tables the Databricks emulator registers
          ) -> None:
     "Run moto and Sail until SIGTERM/SIGINT (the body of the stack's own process; call it there only)."
     require_local_extra()
@@ -122,16 +126,25 @@ def serve(state_dir: Path,  # where the state file, the log and the Delta data l
     sail = SparkConnectServer(ip=HOST, port=0)
     sail.start(background=True)
     spark_port, t_sail = sail.listening_address[1], time.perf_counter()
+    from idp_kit.databricks_emulator import DatabricksEmulator
+    token, secret = f"dapi{secrets.token_hex(16)}", secrets.token_urlsafe(48)
+    engine = Settings(spark_remote=f"sc://{HOST}:{spark_port}", delta_location=str(state_dir / "delta"), delta_schema=delta_schema)
+    databricks = DatabricksEmulator(engine, token=token, warehouse_id=LOCAL_WAREHOUSE_ID).start()
+    t_databricks = time.perf_counter()
     state_path = state_dir / STATE_FILE
     _write_json(state_path, {
         "pid": os.getpid(), "host": HOST, "moto_port": moto_port, "spark_port": spark_port,
         "moto_endpoint": f"http://{HOST}:{moto_port}", "spark_remote": f"sc://{HOST}:{spark_port}",
         "delta_location": str(state_dir / "delta"), "log": str(state_dir / LOG_FILE), "region": region,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "startup_s": {"moto": round(t_moto - t0, 3), "sail": round(t_sail - t_moto, 3)}})
-    print(f"local stack ready: moto :{moto_port}, Sail :{spark_port}", flush=True)
+        "databricks_host": databricks.url, "databricks_token": token, "databricks_warehouse_id": LOCAL_WAREHOUSE_ID,
+        "api_signing_secret": secret,
+        "startup_s": {"moto": round(t_moto - t0, 3), "sail": round(t_sail - t_moto, 3),
+                      "databricks": round(t_databricks - t_sail, 3)}})
+    print(f"local stack ready: moto :{moto_port}, Sail :{spark_port}, Databricks {databricks.url}", flush=True)
     while not stop.wait(0.5):
         if parent_pid and os.getppid() != parent_pid: print("parent gone; stopping", flush=True); break
+    databricks.stop()
     sail.stop()
     stop_moto(moto)
     state_path.unlink(missing_ok=True)
@@ -141,12 +154,14 @@ def serve(state_dir: Path,  # where the state file, the log and the Delta data l
 # %% ../nbs/40_local.ipynb #7b1ed331
 _LAUNCHED: dict[int, subprocess.Popen] = {}
 
-def _spawn(state_dir: Path, parent_pid: int | None, region: str, temporary: bool = False) -> subprocess.Popen:
+def _spawn(state_dir: Path, parent_pid: int | None, region: str, temporary: bool = False,
+           delta_schema: str = "idp_kit") -> subprocess.Popen:
     "Start `serve` in a new process logging to `state_dir/stack.log`."
     state_dir.mkdir(parents=True, exist_ok=True)
     root = str(Path(idp_kit.__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
-    cmd = [sys.executable, "-m", "idp_kit.local", "serve", "--state-dir", str(state_dir), "--region", region]
+    cmd = [sys.executable, "-m", "idp_kit.local", "serve", "--state-dir", str(state_dir), "--region", region,
+           "--delta-schema", delta_schema]
     if parent_pid: cmd += ["--parent-pid", str(parent_pid)]
     if temporary: cmd += ["--temporary"]
     with open(state_dir / LOG_FILE, "ab") as log:
@@ -183,8 +198,9 @@ def _main(argv: list[str] | None = None) -> None:
     s.add_argument("--parent-pid", type=int)
     s.add_argument("--region", default="us-east-1")
     s.add_argument("--temporary", action="store_true", help="remove the state directory when the stack stops")
+    s.add_argument("--delta-schema", default="idp_kit", help="the schema whose tables the Databricks emulator registers")
     a = p.parse_args(argv)
-    serve(a.state_dir.resolve(), parent_pid=a.parent_pid, region=a.region, temporary=a.temporary)
+    serve(a.state_dir.resolve(), parent_pid=a.parent_pid, region=a.region, temporary=a.temporary, delta_schema=a.delta_schema)
 
 # %% ../nbs/40_local.ipynb #1e3840e1
 #| eval: false
@@ -196,15 +212,21 @@ def stack_settings(base: Settings,  # names to keep (bucket, queues, ...)
                   ) -> Settings:
     "`base` pointed at the stack described by `state`."
     return base.replace(aws_endpoint_url=state["moto_endpoint"], spark_remote=state["spark_remote"],
-                        delta_location=state["delta_location"], state_dir=Path(state["delta_location"]).parent)
+                        delta_location=state["delta_location"], state_dir=Path(state["delta_location"]).parent,
+                        databricks_warehouse_id=state["databricks_warehouse_id"], api_signing_secret=state["api_signing_secret"])
 
 # %% ../nbs/40_local.ipynb #b42b2816
-def stack_env(settings: Settings) -> dict[str, str]:
-    "Environment variables (IDP_* and AWS_*) that make a child process use `settings` and, with an endpoint, moto."
+def stack_env(settings: Settings,
+              state: dict[str, Any] | None = None,  # a stack's state file: adds DATABRICKS_HOST and DATABRICKS_TOKEN
+             ) -> dict[str, str]:
+    "Environment variables (IDP_*, AWS_*, DATABRICKS_*) that make a child process use `settings` and, with an endpoint, moto."
+    secrets = {k: v.get_secret_value() for k, v in settings if isinstance(v, SecretStr)}  # model_dump masks them
     env = {f"{ENV_PREFIX}{k.upper()}": v if isinstance(v, str) else json.dumps(v)
-           for k, v in settings.model_dump(mode="json").items() if v is not None}
+           for k, v in (settings.model_dump(mode="json") | secrets).items() if v is not None}
     if settings.aws_endpoint_url:
         env |= {**MOTO_CREDENTIALS, "AWS_DEFAULT_REGION": settings.aws_region, "AWS_ENDPOINT_URL": settings.aws_endpoint_url}
+    if state and state.get("databricks_host"):
+        env |= {"DATABRICKS_HOST": state["databricks_host"], "DATABRICKS_TOKEN": state["databricks_token"]}
     return env
 
 # %% ../nbs/40_local.ipynb #a258bb8e
@@ -226,7 +248,7 @@ def local_status(settings: Settings | None = None) -> dict[str, Any]:
     dead += [f"port {state[k]} ({k}) is not listening" for k in ("moto_port", "spark_port") if not _listening(state[k])]
     out = {"status": "stale" if dead else "running", "state_dir": str(state_dir), **state}
     if dead: return out | {"reason": "; ".join(dead), "hint": "run `idp-kit local down` to clear it, then `idp-kit local up`"}
-    return out | {"env": stack_env(stack_settings(settings, state))}
+    return out | {"env": stack_env(stack_settings(settings, state), state)}
 
 # %% ../nbs/40_local.ipynb #1a0d6669
 KEPT_AFTER_DOWN = ("S3 objects, queues, messages and the DynamoDB table lived in moto's memory and are gone; the Delta tables "
@@ -275,7 +297,8 @@ def local_up(settings: Settings | None = None,
     if status["status"] == "running": return status | {"action": "already running"}
     action = "started" if status["status"] == "down" else f"started (cleared stale state: {local_down(settings)['action']})"
     state_dir = settings.state_dir.resolve()
-    stack = stack_settings(settings, _wait_ready(_spawn(state_dir, parent_pid=None, region=settings.aws_region), state_dir))
+    stack = stack_settings(settings, _wait_ready(_spawn(state_dir, parent_pid=None, region=settings.aws_region,
+                                                        delta_schema=settings.delta_schema), state_dir))
     try: deployment = deploy_local(stack, moto_session(stack.aws_region), provisioner or settings.provisioner)
     except BaseException: local_down(settings); raise
     return local_status(settings) | {"action": action, "provisioner": deployment.provisioner, "note": deployment.note,
@@ -305,7 +328,8 @@ class LocalStack:
             raise RuntimeError(f"A stack already runs in {st['state_dir']} (pid {st['pid']}): pass another data_dir, "
                                "or stop it with `idp-kit local down`")
         try:
-            self._proc = _spawn(data_dir.resolve(), parent_pid=os.getpid(), region=self._base.aws_region, temporary=self._tmp is not None)
+            self._proc = _spawn(data_dir.resolve(), parent_pid=os.getpid(), region=self._base.aws_region,
+                                temporary=self._tmp is not None, delta_schema=self._base.delta_schema)
             self._state = _wait_ready(self._proc, data_dir.resolve())
             if self._provision: self.deployment = deploy_local(self.settings, self.boto3_session(), self._provisioner)
         except BaseException:
@@ -345,7 +369,7 @@ class LocalStack:
 
     def env(self) -> dict[str, str]:
         "IDP_* and AWS_* variables that let a child process (papermill, the CLI) join this stack."
-        return stack_env(self.settings)
+        return stack_env(self.settings, self._require_state())
 
     def boto3_session(self) -> boto3.Session:
         "A boto3 session with moto's credentials; combine with `aws_client_kwargs(stack.settings)`."

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as _SourceError
@@ -55,7 +55,26 @@ class Settings(BaseSettings):
     dlq_suffix: str = "-dlq"
     max_receive_count: int = Field(5, ge=1, le=1000)  # deliveries before SQS moves a message to its DLQ
     visibility_timeout_s: int = Field(300, ge=1, le=43200)  # the poller extends it while a batch is worked on
-    status_table: str = "idp-kit-document-status"  # DynamoDB
+    status_table: str = "idp-kit-document-status"  # DynamoDB: one item per document, written by the API and the poller
+    status_retention_days: int = Field(30, ge=1, le=3650)  # a deleted document's tombstone expires (TTL) after this
+
+    # Document Processing API
+    api_auth: Literal["api_key", "iam"] = "api_key"  # how callers prove who they are: an API key, or SigV4 (IAM)
+    api_keys_table: str = "idp-kit-api-keys"  # DynamoDB: hashed API keys, and each caller's rate window
+    idempotency_table: str = "idp-kit-idempotency"  # DynamoDB: Powertools idempotency records for `Idempotency-Key`
+    api_upload_prefix: str = "api/"  # uploads asked for through the API land under watched_prefix + this
+    api_upload_url_ttl_s: int = Field(900, ge=60, le=7 * 24 * 3600)  # how long a presigned upload URL stays valid
+    api_routes: tuple[str, ...] = ("default",)  # the route overrides a submit may ask for
+    api_page_size: int = Field(50, ge=1, le=1000)  # elements per result page when the caller does not say
+    api_max_page_size: int = Field(500, ge=1, le=1000)
+    api_rate_per_minute: int = Field(600, ge=1, le=1_000_000)  # requests per caller per minute before 429
+    api_signing_secret: SecretStr | None = None  # signs page tokens and callbacks; required where the API runs
+    completion_topic: str | None = "idp-kit-document-completed"  # SNS topic told of every finished API document
+    api_url: str | None = None  # where clients (`idp-kit submit`) reach the API, e.g. the stage's invoke URL
+    api_key: SecretStr | None = None  # the key clients send on an API-key deployment
+
+    # Databricks (the SDK reads DATABRICKS_HOST and DATABRICKS_TOKEN, or any of its other auth methods, itself)
+    databricks_warehouse_id: str | None = None  # the SQL warehouse the API reads results through
 
     # AWS clients (one configuration for every client: `aws_client_config`)
     aws_max_attempts: int = Field(5, ge=1, le=20)  # botocore standard retry mode: attempts including the first
@@ -100,6 +119,20 @@ class Settings(BaseSettings):
     def _prefix_is_folder(cls, v: str) -> str:
         if v and not v.endswith("/"):
             raise ValueError(f"watched_prefix must end with '/' (e.g. {v + '/'!r}), or be '' for the whole bucket")
+        return v
+
+    @field_validator("api_upload_prefix")
+    @classmethod
+    def _upload_prefix(cls, v: str) -> str:
+        if not v.endswith("/") or v.startswith("/"):
+            raise ValueError("api_upload_prefix must be a folder relative to watched_prefix, ending with '/' (e.g. 'api/')")
+        return v
+
+    @field_validator("api_routes")
+    @classmethod
+    def _routes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [r for r in v if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", r)]
+        if not v or bad: raise ValueError(f"api_routes must be a non-empty list of lower-case names (a-z, 0-9, _ and -), got {bad or v}")
         return v
 
     @field_validator("ingest_queue_url")

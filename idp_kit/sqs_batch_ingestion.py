@@ -21,9 +21,10 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 import idp_kit
 from .canonical_schema import (CanonicalDocument, DocumentStatus, ErrorCode, ErrorInfo, ObjectRef, ParserInfo,
                                       SourceMetadata)
-from .events import DecodedMessage, MalformedMessage, decode_body, is_object_created, is_object_removed
+from .events import REPROCESS_EVENT, DecodedMessage, MalformedMessage, decode_body, is_object_created, is_object_removed
 from .parsers import parse_bytes
-from .settings import Settings, aws_client
+from .pipeline_status import PipelineStatus
+from .settings import AwsClients, Settings, aws_client
 from .tracking import (TERMINAL_STATUSES, CommitConflict, IngestionRecord, MessageStatus, RunSummary, StoredRevision, ensure_tables,
                               merge_metadata, merge_results, merge_run, recorded_messages, result_row, stored_revisions)
 
@@ -136,7 +137,8 @@ def too_large_document(ref: ObjectRef, fetched: Fetched, max_bytes: int) -> Cano
 def build_document(ref: ObjectRef, fetched: Fetched, max_bytes: int) -> CanonicalDocument:
     "Parse fetched bytes into a canonical document (never raises for bad content)."
     if fetched.data is None: return too_large_document(ref, fetched, max_bytes)
-    return parse_bytes(fetched.data, source_for(ref, fetched), max_bytes=max_bytes)
+    doc = parse_bytes(fetched.data, source_for(ref, fetched), max_bytes=max_bytes)
+    return doc if doc.document_id == ref.document_id else doc.model_copy(update={"document_id": ref.document_id})
 
 # %% ../nbs/30_sqs_batch_ingestion.ipynb #f92ee91c
 @dataclass
@@ -148,6 +150,7 @@ class BatchContext:
     queue_name: str
     run_id: str
     mode: str = "ingest"  # `ingest` parses and stores results; `audit` records the events only
+    status: PipelineStatus | None = None  # reports to the status table and completion topic; None = no reports
 
 @dataclass
 class BatchOutcome:
@@ -158,6 +161,8 @@ class BatchOutcome:
     settled: list[str] = field(default_factory=list)  # ids of messages whose every record is settled: delete after the commit
     redelivered: set[tuple[str, int]] = field(default_factory=set)  # records settled by an earlier delivery
     bytes: int = 0
+    stored: list[StoredRevision] = field(default_factory=list)  # revisions already stored for the batch's documents
+    replaced: set[tuple[str, str]] = field(default_factory=set)  # (document, revision) results a reprocess replaces
 
 # %% ../nbs/30_sqs_batch_ingestion.ipynb #fd7cfcbc
 def _ms_to_dt(ms: str | None) -> datetime | None:
@@ -198,14 +203,16 @@ def process_object(ref: ObjectRef, base: dict[str, Any], ctx: BatchContext, stor
                    batch_results: dict[tuple[str, str], dict[str, Any]]) -> tuple[IngestionRecord, int]:
     "The metadata row for one object-created record (adding its result row to `batch_results`), and bytes fetched."
     row = base | ref_fields(ref)
-    known = known_revision(ref, stored)
+    reprocess = ref.event_name == REPROCESS_EVENT
+    known = None if reprocess else known_revision(ref, stored)
     if known: return _duplicate_or_own(row, known), 0
+    if ctx.status: ctx.status.started(ref)
     fetched = fetch_object(ctx.s3, ref, ctx.settings.max_document_bytes)
     if fetched.error:
         status = _transient_status(base, ctx.settings) if fetched.transient else MessageStatus.failed
         return IngestionRecord(**row, status=status, error_code=fetched.error.code.value, error_message=fetched.error.message), 0
     row |= dict(version_id=fetched.version_id, etag=fetched.etag, revision_id=fetched.sha256)
-    known = known_revision(ref, stored, fetched.sha256)
+    known = None if reprocess else known_revision(ref, stored, fetched.sha256)
     if known: return _duplicate_or_own(row, known), fetched.size or 0
     if (ref.document_id, fetched.sha256) in batch_results:
         return IngestionRecord(**row, status=MessageStatus.duplicate, error_message="same revision earlier in this batch"), fetched.size or 0
@@ -293,22 +300,28 @@ def process_batch(msgs: list[dict[str, Any]], ctx: BatchContext) -> BatchOutcome
         out.records += rows; out.bytes += nbytes
         out.redelivered |= {k for r in rows if recorded.get(k := (r.message_id, r.record_index)) in TERMINAL_STATUSES}
         if all(MessageStatus(r.status).value in TERMINAL_STATUSES for r in rows): out.settled.append(m["MessageId"])
-    out.results = list(batch_results.values())
+    out.results, out.stored = list(batch_results.values()), stored
+    out.replaced = {(r.document_id, r.revision_id) for r in out.records
+                    if r.event_name == REPROCESS_EVENT and r.status == MessageStatus.processed}
     return out
 
 # %% ../nbs/30_sqs_batch_ingestion.ipynb #d0efcc7a
-def _commit(ctx: BatchContext, results: list[dict[str, Any]], records: list[IngestionRecord]) -> None:
-    if results: merge_results(ctx.spark, ctx.settings, results)
+def _commit(ctx: BatchContext, results: list[dict[str, Any]], records: list[IngestionRecord],
+            replaced: set[tuple[str, str]]) -> None:
+    kept = [r for r in results if (r["document_id"], r["revision_id"]) not in replaced]
+    if kept: merge_results(ctx.spark, ctx.settings, kept)
+    if len(kept) < len(results): merge_results(ctx.spark, ctx.settings, [r for r in results if r not in kept], replace=True)
     if records: merge_metadata(ctx.spark, ctx.settings, records)
 
 def commit_batch(ctx: BatchContext, out: BatchOutcome) -> set[str]:
     "Write the batch to Delta — results first, then metadata, one MERGE each; returns the ids of messages that could not be committed."
-    try: _commit(ctx, out.results, out.records); return set()
+    try: _commit(ctx, out.results, out.records, out.replaced); return set()
     except CommitConflict: raise
     except Exception as e: log.warning("batch commit failed (%s: %s); committing message by message", type(e).__name__, e)
     failed = set()
     for mid in out.handles:
-        try: _commit(ctx, [r for r in out.results if r["message_id"] == mid], [r for r in out.records if r.message_id == mid])
+        try: _commit(ctx, [r for r in out.results if r["message_id"] == mid], [r for r in out.records if r.message_id == mid],
+                     out.replaced)
         except CommitConflict: raise
         except Exception: log.exception("message %s could not be committed; it stays on the queue", mid); failed.add(mid)
     return failed
@@ -373,6 +386,8 @@ def handle_batch(msgs: list[dict[str, Any]], ctx: BatchContext, sqs: Any, queue_
     with VisibilityHeartbeat(sqs, queue_url, [m["ReceiptHandle"] for m in msgs], ctx.settings.visibility_timeout_s):
         out = process_batch(msgs, ctx)
         uncommitted = commit_batch(ctx, out)
+        if ctx.status: ctx.status.report([r for r in out.records if r.message_id not in uncommitted],
+                                         [r for r in out.results if r["message_id"] not in uncommitted], out.stored)
     deleted, failed = delete_messages(sqs, queue_url, acknowledgements(out, uncommitted))
     summary.deleted += deleted; summary.delete_failures += failed
     _count(summary, out, len(msgs))
@@ -393,13 +408,16 @@ def resolve_queue(sqs: Any, settings: Settings, queue: str | None = None) -> tup
                                                  f"(IDP_INGEST_QUEUE_URL, IDP_INGEST_QUEUE or --queue; is the stack provisioned?): {e}") from e
 
 def run_poller(settings: Settings, spark: Any, *, queue_name: str | None = None, mode: str = "ingest",
-               max_empty_receives: int = 1, max_batches: int | None = None, session: boto3.Session | None = None) -> RunSummary:
+               max_empty_receives: int = 1, max_batches: int | None = None, session: boto3.Session | None = None,
+               report_status: bool = True,  # write the status table and the completion topic (ingest mode)
+              ) -> RunSummary:
     "Poll `queue_name` (default: the ingest queue) until drained; returns the run's summary (also stored in Delta)."
     if mode not in ("ingest", "audit"): raise ValueError(f"mode must be 'ingest' or 'audit', got {mode!r}")
     sqs, s3 = aws_clients(settings, session)
     queue_name, queue_url = resolve_queue(sqs, settings, queue_name)
     ensure_tables(spark, settings)
-    ctx = BatchContext(settings, spark, s3, queue_name, run_id=str(uuid.uuid4()), mode=mode)
+    status = PipelineStatus(settings, AwsClients(settings, session)) if mode == "ingest" and report_status else None
+    ctx = BatchContext(settings, spark, s3, queue_name, run_id=str(uuid.uuid4()), mode=mode, status=status)
     summary = RunSummary(run_id=ctx.run_id, queue_name=queue_name, mode=mode, kit_version=idp_kit.__version__)
     merge_run(spark, settings, summary)
     t0, empty = time.perf_counter(), 0

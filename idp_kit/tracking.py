@@ -20,10 +20,10 @@ from .settings import Settings
 
 # %% auto #0
 __all__ = ['DDL_FILE', 'METADATA_TABLE', 'RESULTS_TABLE', 'RUNS_TABLE', 'TABLE_KEYS', 'TERMINAL_STATUSES', 'T', 'ddl_text',
-           'render_ddl', 'ddl_statements', 'table_name', 'ensure_tables', 'MessageStatus', 'IngestionRecord',
-           'RunSummary', 'result_row', 'dedupe_by_key', 'CommitConflict', 'with_commit_retry', 'table_schema',
-           'merge_rows', 'merge_metadata', 'merge_results', 'merge_run', 'recorded_messages', 'StoredRevision',
-           'stored_revisions', 'table_counts']
+           'check_schema', 'render_ddl', 'ddl_statements', 'table_name', 'ensure_tables', 'MessageStatus',
+           'IngestionRecord', 'RunSummary', 'result_row', 'dedupe_by_key', 'CommitConflict', 'with_commit_retry',
+           'table_schema', 'merge_rows', 'merge_metadata', 'merge_results', 'merge_run', 'recorded_messages',
+           'StoredRevision', 'stored_revisions', 'table_counts']
 
 # %% ../nbs/20_tracking.ipynb #7a41c9ba
 DDL_FILE = "raw_ingestion_metadata.sql"
@@ -41,9 +41,14 @@ def ddl_text() -> str:
 # %% ../nbs/20_tracking.ipynb #631032fc
 _SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
+def check_schema(schema: str) -> str:
+    "`schema` if it is `name` or `catalog.name` (letters, digits, _): the only text ever put into SQL; else ValueError."
+    if not _SCHEMA_RE.match(schema): raise ValueError(f"schema must be `name` or `catalog.name` (letters, digits, _), got {schema!r}")
+    return schema
+
 def render_ddl(schema: str, location: str | None = None) -> str:
     "The DDL with `${schema}` filled in; `${location}` lines filled in, or dropped when `location` is None."
-    if not _SCHEMA_RE.match(schema): raise ValueError(f"schema must be `name` or `catalog.name` (letters, digits, _), got {schema!r}")
+    check_schema(schema)
     if location is not None and "'" in location: raise ValueError(f"location must not contain a quote, got {location!r}")
     out = []
     for line in ddl_text().splitlines():
@@ -241,9 +246,12 @@ def merge_metadata(spark: Any, settings: Settings, records: Iterable[IngestionRe
 # %% ../nbs/20_tracking.ipynb #2ebcb3c5
 _RESULTS_MATCHED = "WHEN MATCHED AND t.status <> 'parsed' AND s.status = 'parsed' THEN UPDATE SET *"
 
-def merge_results(spark: Any, settings: Settings, rows: Iterable[dict[str, Any]]) -> int:
+def merge_results(spark: Any, settings: Settings, rows: Iterable[dict[str, Any]], *,
+                  replace: bool = False,  # a reprocess: the new result replaces the stored one
+                 ) -> int:
     "Write `document_results` rows (one commit); an existing revision is never duplicated."
-    return merge_rows(spark, table_name(settings, RESULTS_TABLE), list(rows), TABLE_KEYS[RESULTS_TABLE], matched=_RESULTS_MATCHED)
+    matched = "WHEN MATCHED THEN UPDATE SET *" if replace else _RESULTS_MATCHED
+    return merge_rows(spark, table_name(settings, RESULTS_TABLE), list(rows), TABLE_KEYS[RESULTS_TABLE], matched=matched)
 
 def merge_run(spark: Any, settings: Settings, summary: RunSummary) -> int:
     "Insert or update the `ingestion_runs` row of a run."

@@ -1,6 +1,7 @@
 """The CloudFormation template: equal to what its generator writes, clean under cfn-lint and checkov, refusing bad
-parameters, and deployed on moto with three subscribers (one filtered): events fan out as the template says, moto's
-gaps are exactly the ones the kit lists, and deleting the stack leaves nothing behind."""
+parameters, and deployed on moto with three subscribers (one filtered): staged in S3 (it is over the inline limit),
+events fan out as the template says, moto's gaps are exactly the ones the kit lists, the stack is the boto3
+provisioner's setting by setting (but for named differences), and deleting it leaves nothing but the deployment bucket."""
 from __future__ import annotations
 
 import json
@@ -17,12 +18,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import FIXTURES, REPO
-from idp_kit.cloudformation import (MOTO_CFN_GAPS, MOTO_NOT_FILLED, TEMPLATE_PATH, WHOLE_RESOURCE, _GAPS, _Clients,
-                                    _Stack, delete_cloudformation, deploy_cloudformation, load_template, parameters_for,
-                                    render_template, resolve_template, template_yaml)
+from idp_kit.cloudformation import (INLINE_TEMPLATE_LIMIT, MOTO_CFN_GAPS, MOTO_NOT_FILLED, STAGED_TEMPLATE_LIMIT, TEMPLATE_PATH,
+                                    WHOLE_RESOURCE, _GAPS, _Clients, _Stack, delete_cloudformation, deploy_cloudformation,
+                                    load_template, parameters_for, render_template, resolve_template, template_bucket_name,
+                                    template_source, template_yaml)
 from idp_kit.events import decode_body
 from idp_kit.infra_spec import IngestionStackSpec
+from idp_kit.inventory import describe_stack
+from idp_kit.local import LocalStack
 from idp_kit.moto_fidelity import start_moto, stop_moto
+from idp_kit.provisioning import alarm_names, provision
 from idp_kit.settings import Settings
 
 # moto warns for each resource type its CloudFormation skips: exactly the gaps these tests assert, one by one
@@ -30,6 +35,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse .* but it's not s
 
 TEMPLATE = REPO / "infra" / "aws" / "cloud_storage_ingestion.yaml"
 REGION = "us-east-1"
+DEPLOYMENT_BUCKET = template_bucket_name("123456789012", REGION)  # where the kit stages the template on moto's account
 INVOICES = {"Records": {"s3": {"object": {"key": [{"prefix": "incoming/invoices/"}]}}}}
 
 
@@ -60,10 +66,12 @@ def test_committed_template_is_the_generated_one():
     assert load_template(TEMPLATE.read_text()) == render_template()
 
 
-def test_template_fits_an_inline_template_body():
-    # GIVEN the committed file; THEN `aws cloudformation deploy` can send it without an S3 bucket (51,200 bytes at most)
+def test_template_is_over_the_inline_limit_and_within_the_staged_one():
+    # GIVEN the committed file; THEN it must be staged in S3 (over 51,200 bytes: the kit and `deploy --s3-bucket` do),
+    # and CloudFormation takes it from there (1 MB at most)
     size = len(TEMPLATE.read_bytes())
-    assert size <= 51_200, f"{size} bytes: render fewer slots, or document `--s3-bucket` for deploying"
+    assert INLINE_TEMPLATE_LIMIT < size <= STAGED_TEMPLATE_LIMIT, size
+    assert "--s3-bucket" in TEMPLATE.read_text().split("\n", 5)[3]  # the header's deploy command says so
 
 
 def test_cfn_lint_finds_nothing():
@@ -114,9 +122,10 @@ class Moto:
         return self.session.client(service, endpoint_url=self.endpoint, region_name=REGION)
 
     def leftovers(self) -> dict[str, list]:
-        "Everything of the kinds the stack creates that exists now."
+        "Everything of the kinds the stack creates that exists now (but the deployment bucket, which is no stack's)."
         sns, cfn = self.client("sns"), self.client("cloudformation")
-        return {"buckets": self.client("s3").list_buckets()["Buckets"], "topics": sns.list_topics()["Topics"],
+        buckets = [b for b in self.client("s3").list_buckets()["Buckets"] if b["Name"] != DEPLOYMENT_BUCKET]
+        return {"buckets": buckets, "topics": sns.list_topics()["Topics"],
                 "subscriptions": sns.list_subscriptions()["Subscriptions"],
                 "queues": self.client("sqs").list_queues().get("QueueUrls", []),
                 "tables": self.client("dynamodb").list_tables()["TableNames"],
@@ -166,12 +175,14 @@ def test_moto_still_lacks_every_gap_the_kit_lists(moto):
                              if prop == WHOLE_RESOURCE or prop in t.props]
               for kind, props in MOTO_CFN_GAPS.items() for prop in props}
     # THEN every one is in the template and missing on moto (a gap moto closed fails here: drop it from the list).
-    # Most are missing on every resource; the IAM one only where a list holds AWS::NoValue (the unused queue slots)
+    # Most are missing on every resource; the IAM one only where a list holds AWS::NoValue (the unused queue slots):
+    # the job's policy, not the completion or self-assume ones
     assert {k: v for k, v in probed.items() if not v or all(v)} == {}
-    assert {k: v for k, v in probed.items() if any(v)} == {("AWS::IAM::Policy", "PolicyDocument"): [False, True]}
+    assert {k: v for k, v in probed.items() if any(v)} == {("AWS::IAM::Policy", "PolicyDocument"): [False, True, True]}
     # AND after the kit fills them (a second stack), every fillable probe holds: what moto skipped is now there
     subscribers = {"a": {}, "b": {}, "c": {"filter_policy": INVOICES}}
     other = IngestionStackSpec(bucket_name="idp-kit-landing-2", topic_name="t2", status_table_name="table-2",
+                               api_keys_table_name="keys-2", idempotency_table_name="idempotency-2", completion_topic_name="done-2",
                                databricks_role_name="role-2", databricks_external_id="123456789012",
                                sqs_subscribers=subscribers, ingest_subscriber="a")
     filled = deploy_cloudformation(other, moto.session, moto.endpoint, "filled", REGION)
@@ -193,8 +204,19 @@ def test_the_gap_the_kit_leaves_is_still_unfillable(moto):
     # WHEN an object is written under it; THEN moto refuses (so the kit does not apply the policy on moto)
     with pytest.raises(ClientError, match="403|Forbidden"):
         s3.put_object(Bucket="tls-only", Key="incoming/a.pdf", Body=b"x")
-    assert list(MOTO_NOT_FILLED) == [("AWS::S3::BucketPolicy", WHOLE_RESOURCE)]
+    assert list(MOTO_NOT_FILLED) == [("AWS::S3::BucketPolicy", WHOLE_RESOURCE), ("AWS::DynamoDB::Table", "SSESpecification")]
     # (moto's SQS dropping RedriveAllowPolicy is a gap of its SQS API, patched for every path: tests/test_moto_fidelity.py)
+
+
+def test_moto_cannot_encrypt_a_table_after_creating_it(moto):
+    # GIVEN a table moto made unencrypted (as its CloudFormation does with the template's SSESpecification)
+    ddb = moto.client("dynamodb")
+    ddb.create_table(TableName="plain", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    # WHEN it is asked to encrypt it, as the kit would fill the gap
+    ddb.update_table(TableName="plain", SSESpecification={"Enabled": True, "SSEType": "KMS"})
+    # THEN it answers as if it had, and the table stays unencrypted: why the kit leaves this gap (MOTO_NOT_FILLED)
+    assert "SSEDescription" not in ddb.describe_table(TableName="plain")["Table"]
 
 
 @pytest.mark.slow
@@ -204,7 +226,8 @@ def test_moto_enforces_neither_parameter_constraints_nor_rules_nor_stack_tags(mo
     params = parameters_for(three_subscribers()) | refused
     cfn, sqs = moto.client("cloudformation"), moto.client("sqs")
     # WHEN they are sent to moto directly, without the kit's check
-    cfn.create_stack(StackName="unchecked", TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_NAMED_IAM"],
+    source = template_source(_Clients(moto.session, moto.endpoint, REGION), TEMPLATE.read_text(), "unchecked")
+    cfn.create_stack(StackName="unchecked", **source, Capabilities=["CAPABILITY_NAMED_IAM"],
                      Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
                      Tags=[{"Key": "team", "Value": "docs"}])
     # THEN moto creates the stack anyway, and its resources lack the stack's tags: why the kit checks parameters itself
@@ -224,8 +247,13 @@ def aws_shaped_event(*object_keys: str) -> dict:
 def test_events_fan_out_through_the_stack_and_deleting_it_leaves_nothing(moto):
     # GIVEN the three-subscriber stack deployed on moto, moto's gaps filled from the template
     dep = deploy_cloudformation(three_subscribers(force_destroy=True), moto.session, moto.endpoint, "fanout", REGION)
-    left = {g.split(" (")[0].rsplit(".", 1)[-1] for g in dep.moto_gaps_not_filled}
-    assert left == {"BucketPolicy: AWS::S3::BucketPolicy"}
+    left = {g.split(" (")[0] for g in dep.moto_gaps_not_filled}
+    assert left == {"BucketPolicy: AWS::S3::BucketPolicy", *(f"{t}: AWS::DynamoDB::Table.SSESpecification"
+                                                             for t in ("StatusTable", "ApiKeysTable", "IdempotencyTable"))}
+    # AND the template went by TemplateURL: staged in the deployment bucket, byte for byte the committed file
+    assert dep.template_url.startswith(f"https://{DEPLOYMENT_BUCKET}.s3.{REGION}.amazonaws.com/fanout/")
+    staged = moto.client("s3").get_object(Bucket=DEPLOYMENT_BUCKET, Key=dep.template_url.split(".amazonaws.com/", 1)[1])
+    assert staged["Body"].read() == TEMPLATE.read_bytes()
     queues, s3, sqs = dep.queues(), moto.client("s3"), moto.client("sqs")
     assert list(queues) == ["idp-kit-ingest", "idp-kit-audit", "idp-kit-invoices"]
     assert all(q["subscription_arn"] for q in queues.values())
@@ -253,9 +281,12 @@ def test_events_fan_out_through_the_stack_and_deleting_it_leaves_nothing(moto):
     assert len(keys(receive(sqs, queues["idp-kit-ingest"]["url"], 4))) == 4
     # WHEN the stack is deleted (emptying the versioned bucket, as force_destroy does)
     removed = delete_cloudformation(moto.session, moto.endpoint, "fanout", REGION, empty_bucket=True)
-    # THEN nothing of it is left: bucket, topic, subscriptions, queues, table, role, alarms, stack
+    # THEN nothing of it is left: bucket, topics, subscriptions, queues, tables, role, alarms, stack; the deployment
+    # bucket stays (stacks share it, and it holds what was deployed)
     assert "Subscription3: AWS::SNS::Subscription" in removed and "DlqDepthAlarm3: AWS::CloudWatch::Alarm" in removed
+    assert "CallbackSubscription: AWS::SNS::Subscription" in removed and "CallbackDlqDepthAlarm: AWS::CloudWatch::Alarm" in removed
     assert {k: v for k, v in moto.leftovers().items() if v} == {}
+    assert [b["Name"] for b in moto.client("s3").list_buckets()["Buckets"]] == [DEPLOYMENT_BUCKET]
 
 
 @pytest.mark.slow
@@ -267,6 +298,8 @@ def test_the_settings_output_configures_the_kit(moto, monkeypatch):
     s = Settings()
     assert (s.bucket, s.ingest_queue) == ("idp-kit-landing", "idp-kit-ingest")
     assert s.status_table == "idp-kit-document-status"
+    assert (s.api_keys_table, s.idempotency_table, s.completion_topic) == ("idp-kit-api-keys", "idp-kit-idempotency",
+                                                                           "idp-kit-document-completed")
     assert s.subscriber_queues == ("idp-kit-ingest", "idp-kit-audit", "idp-kit-invoices")
     url = dep.queues()["idp-kit-ingest"]["url"]
     assert dep.settings()["IDP_INGEST_QUEUE_URL"] == dep.outputs["IngestQueueUrl"] == url
@@ -283,3 +316,30 @@ def test_deleting_a_stack_whose_bucket_holds_objects_is_refused(moto):
     # THEN the kit refuses before deleting anything (moto would keep the bucket and report DELETE_COMPLETE)
     stack = moto.client("cloudformation").describe_stacks(StackName="full")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
+
+
+@pytest.mark.slow
+def test_the_stack_is_the_boto3_provisioners_but_for_named_differences(moto):
+    # GIVEN one spec (no stack tags: moto does not propagate them) deployed by CloudFormation on moto, gaps filled,
+    # and by the boto3 provisioner on a moto of its own (another process: moto's state is per process)
+    spec = three_subscribers(bucket_require_tls=False).model_copy(update={"tags": {}})
+    dep = deploy_cloudformation(spec, moto.session, moto.endpoint, "compared", REGION)
+    with LocalStack(provision=False) as other:
+        provision(other.settings, session=other.boto3_session(), spec=spec)
+        differences = describe_stack(spec, moto.session, other.settings).differences(describe_stack(spec, moto.session, moto.endpoint))
+    # THEN they differ only where the template says less, or moto cannot follow it: the alarms' descriptions (left out
+    # of the template), the notification's id (CloudFormation has no Id for it: AWS generates one) and the tables'
+    # encryption (MOTO_NOT_FILLED); the API's tables, owner index, completion topic, callback queue and subscription,
+    # and the job's policies are the same setting by setting
+    fields = {d.split(": ")[0] for d in differences}
+    named = {f"alarms.{a}.alarm.AlarmDescription" for a in alarm_names(spec)} | {"bucket.notifications.TopicConfigurations[0].Id"}
+    unencrypted = {f"tables.{t}.table.SSEDescription.{k}" for t in ("idp-kit-document-status", "idp-kit-api-keys", "idp-kit-idempotency")
+                   for k in ("KMSMasterKeyArn", "SSEType", "Status")}
+    assert fields == named | unencrypted, sorted(fields ^ (named | unencrypted))
+    # AND the callback queue gets exactly the completions that ask for a callback, raw
+    sns, sqs = moto.client("sns"), moto.client("sqs")
+    for doc, flag in (("a", "true"), ("b", "false")):
+        sns.publish(TopicArn=dep.outputs["CompletionTopicArn"], Message=json.dumps({"document_id": doc}),
+                    MessageAttributes={"has_callback": {"DataType": "String", "StringValue": flag}})
+    got = sqs.receive_message(QueueUrl=dep.outputs["CompletionCallbackQueueUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    assert [json.loads(m["Body"]) for m in got.get("Messages", [])] == [{"document_id": "a"}]

@@ -93,7 +93,7 @@ MALFORMED: dict[str, str] = {
     "malformed_file_not_json.json": "file is not JSON",
     "malformed_body_not_json.json": "body is not JSON",
     "malformed_sns_message_not_json.json": "SNS envelope's Message is not JSON",
-    "malformed_body_unknown_shape.json": "JSON but not an S3 event, S3 test event, SNS notification or EventBridge event",
+    "malformed_body_unknown_shape.json": "JSON but not an S3 event, S3 test event, SNS notification, EventBridge event or API submission",
     "malformed_record_missing_key.json": "message 0 record 1: record has no s3.object.key",
     "malformed_record_values_out_of_range.json": "message 0 record 0: record has an invalid field: size input should be less than or equal to 5497558138880",
 }

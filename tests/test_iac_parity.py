@@ -1,5 +1,5 @@
 """Terraform and CloudFormation declare the same stack. For one IngestionStackSpec (three subscribers, one filtered,
-KMS off), the Terraform plan of infra/aws (`terraform plan -out` + `terraform show -json`, provider pointed at moto,
+KMS off, the API's tables and completion topic with its callback queue), the Terraform plan of infra/aws (`terraform plan -out` + `terraform show -json`, provider pointed at moto,
 providers from the local mirror) and the CloudFormation template resolved for `parameters_for(spec)` are reduced to
 the same facts — kind → instance → settings — and compared. What Terraform cannot know before apply (ARNs of
 resources not yet created) is a wildcard, and the test names each one, so the blind spots are explicit."""
@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from idp_kit.cloudformation import parameters_for, render_template, resolve_template
-from idp_kit.infra_spec import IngestionStackSpec, aws_module_dir, databricks_job_policy, to_tfvars
+from idp_kit.infra_spec import (IngestionStackSpec, aws_module_dir, callback_queue_name, databricks_job_completion_policy,
+                                databricks_job_policy, to_tfvars)
 from idp_kit.moto_fidelity import start_moto, stop_moto
 from idp_kit.terraform import find_provider_mirror, find_terraform, local_terraform, tf_init, write_local_root
 
@@ -160,22 +161,28 @@ def tf_bucket(one: Callable[[str], dict]) -> Facts:
 
 
 def tf_delivery(r: dict[str, dict], one: Callable[[str], dict]) -> Facts:
-    topic = one("aws_sns_topic.this")
-    out: Facts = {"topic": {topic["name"]: {"kms": topic.get("kms_master_key_id"), "tags": topic["tags"]}},
-                  "topic_policy": {topic["name"]: tf_policy_document(one("data.aws_iam_policy_document.topic"))},
+    topics = [t for kind in ("this", "completion") for _, t in instances(r, f"aws_sns_topic.{kind}")]
+    out: Facts = {"topic": {t["name"]: {"kms": t.get("kms_master_key_id"), "tags": t["tags"]} for t in topics},
+                  "topic_policy": {one("aws_sns_topic.this")["name"]: tf_policy_document(one("data.aws_iam_policy_document.topic"))},
                   "queue": {}, "dlq": {}, "redrive": {}, "redrive_allow": {}, "queue_policy": {}, "subscription": {}}
-    for _, q in instances(r, "aws_sqs_queue.this"):
+    callbacks = callback_queue_name(SPEC)  # the for_each key of the callback queue's count-indexed resources
+    queues = [q for kind in ("this", "callback") for _, q in instances(r, f"aws_sqs_queue.{kind}")]
+    dlqs = [q for kind in ("dlq", "callback_dlq") for _, q in instances(r, f"aws_sqs_queue.{kind}")]
+    for q in queues:
         out["queue"][q["name"]] = {"visibility": q["visibility_timeout_seconds"],
                                    "retention": q["message_retention_seconds"], "max_size": q["max_message_size"],
                                    "sse": q["sqs_managed_sse_enabled"], "tags": q["tags"]}
         out["redrive"][q["name"]] = UNKNOWN if q["redrive_policy"] is UNKNOWN else json.loads(q["redrive_policy"])
-    for _, q in instances(r, "aws_sqs_queue.dlq"):
+    for q in dlqs:
         out["dlq"][q["name"]] = {"retention": q["message_retention_seconds"], "max_size": q["max_message_size"],
                                  "sse": q["sqs_managed_sse_enabled"], "tags": q["tags"]}
         allow = json.loads(q["redrive_allow_policy"])
         out["redrive_allow"][q["name"]] = {**allow, "sourceQueueArns": ordered(allow["sourceQueueArns"])}
     for key, d in instances(r, "data.aws_iam_policy_document.queue"): out["queue_policy"][key] = tf_policy_document(d)
-    for key, s in instances(r, "aws_sns_topic_subscription.this"):
+    for _, d in instances(r, "data.aws_iam_policy_document.callback_queue"): out["queue_policy"][callbacks] = tf_policy_document(d)
+    subscriptions = [*instances(r, "aws_sns_topic_subscription.this"),
+                     *((callbacks, s) for _, s in instances(r, "aws_sns_topic_subscription.callback"))]
+    for key, s in subscriptions:
         policy = s.get("filter_policy")
         out["subscription"][key] = {"protocol": s["protocol"], "raw": s["raw_message_delivery"],
                                     "topic": s["topic_arn"], "filter_policy_scope": s.get("filter_policy_scope"),
@@ -191,23 +198,29 @@ def tf_alarm(a: dict) -> dict:
             "ok_actions": ordered(a.get("ok_actions")), "tags": a["tags"]}
 
 
-def tf_rest(r: dict[str, dict], one: Callable[[str], dict]) -> Facts:
-    t = one("aws_dynamodb_table.this")
+def tf_table(t: dict) -> dict:
     sse = t["server_side_encryption"][0]
-    table = {"billing": t["billing_mode"], "hash_key": t["hash_key"],
-             "attributes": {a["name"]: a["type"] for a in t["attribute"]},
-             "pitr": t["point_in_time_recovery"][0]["enabled"],
-             "ttl_attribute": t["ttl"][0]["attribute_name"], "ttl_enabled": t["ttl"][0]["enabled"],
-             "sse": sse["enabled"], "sse_kms_key": sse.get("kms_key_arn"), "tags": t["tags"]}
+    indexes = {i["name"]: {"hash_key": i["hash_key"], "range_key": i["range_key"], "projection": i["projection_type"]}
+               for i in t.get("global_secondary_index") or []}
+    return {"billing": t["billing_mode"], "hash_key": t["hash_key"],
+            "attributes": {a["name"]: a["type"] for a in t["attribute"]}, "indexes": indexes,
+            "pitr": t["point_in_time_recovery"][0]["enabled"],
+            "ttl_attribute": t["ttl"][0]["attribute_name"], "ttl_enabled": t["ttl"][0]["enabled"],
+            "sse": sse["enabled"], "sse_kms_key": sse.get("kms_key_arn"), "tags": t["tags"]}
+
+
+def tf_rest(r: dict[str, dict], one: Callable[[str], dict]) -> Facts:
+    tables = {t["name"]: tf_table(t) for kind in ("this", "api_keys", "idempotency")
+              for _, t in instances(r, f"aws_dynamodb_table.{kind}")}
     roles = {role["name"]: {"trust": iam_document(role["assume_role_policy"]), "tags": role["tags"],
                             "max_session": role["max_session_duration"], "description": role["description"]}
              for _, role in instances(r, "aws_iam_role.this")}
     policies = {p["name"]: UNKNOWN if p["policy"] is UNKNOWN else iam_document(p["policy"])
-                for kind in ("databricks_job", "databricks_job_kms", "databricks_self_assume")
+                for kind in ("databricks_job", "databricks_job_kms", "databricks_job_completion", "databricks_self_assume")
                 for _, p in instances(r, f"aws_iam_role_policy.{kind}")}
-    alarms = {a["alarm_name"]: tf_alarm(a) for kind in ("dlq_depth", "oldest_message")
+    alarms = {a["alarm_name"]: tf_alarm(a) for kind in ("dlq_depth", "oldest_message", "callback_dlq_depth", "callback_oldest_message")
               for _, a in instances(r, f"aws_cloudwatch_metric_alarm.{kind}")}
-    return {"table": {t["name"]: table}, "role": roles, "role_policy": policies, "alarm": alarms}
+    return {"table": tables, "role": roles, "role_policy": policies, "alarm": alarms}
 
 
 def tf_facts(plan: dict) -> Facts:
@@ -266,15 +279,14 @@ def cfn_bucket(of: Callable[[str], list]) -> Facts:
 
 
 def cfn_delivery(of: Callable[[str], list]) -> Facts:
-    (_, t), = of("AWS::SNS::Topic")
-    policies = [p["PolicyDocument"] for _, p in of("AWS::SNS::TopicPolicy")]
-    out: Facts = {"topic": {t["TopicName"]: {"kms": t.get("KmsMasterKeyId"), "tags": tags(t)}},
-                  "topic_policy": {t["TopicName"]: iam_document(p) for p in policies},
+    out: Facts = {"topic": {t["TopicName"]: {"kms": t.get("KmsMasterKeyId"), "tags": tags(t)} for _, t in of("AWS::SNS::Topic")},
+                  "topic_policy": {arn.rsplit(":", 1)[-1]: iam_document(p["PolicyDocument"])
+                                   for _, p in of("AWS::SNS::TopicPolicy") for arn in p["Topics"]},
                   "queue": {}, "dlq": {}, "redrive": {}, "redrive_allow": {}}
     for logical_id, q in of("AWS::SQS::Queue"):
         name = q["QueueName"]
         common = {"max_size": q["MaximumMessageSize"], "sse": q["SqsManagedSseEnabled"], "tags": tags(q)}
-        if logical_id.startswith("Dlq"):
+        if "Dlq" in logical_id:  # Dlq<n>, CallbackDlq
             out["dlq"][name] = {"retention": q["MessageRetentionPeriod"], **common}
             allow = q["RedriveAllowPolicy"]
             out["redrive_allow"][name] = {**allow, "sourceQueueArns": ordered(allow["sourceQueueArns"])}
@@ -286,7 +298,7 @@ def cfn_delivery(of: Callable[[str], list]) -> Facts:
                            for _, p in of("AWS::SQS::QueuePolicy") for url in p["Queues"]}
     out["subscription"] = {s["Endpoint"].rsplit(":", 1)[-1]: {
         "protocol": s["Protocol"], "raw": s["RawMessageDelivery"], "topic": s["TopicArn"],
-        "filter_policy": json.loads(s["FilterPolicy"]) if "FilterPolicy" in s else None,
+        "filter_policy": json.loads(s["FilterPolicy"]) if isinstance(s.get("FilterPolicy"), str) else s.get("FilterPolicy"),
         "filter_policy_scope": s.get("FilterPolicyScope")} for _, s in of("AWS::SNS::Subscription")}
     return out
 
@@ -299,19 +311,24 @@ def cfn_alarm(a: dict) -> dict:
             "alarm_actions": ordered(a.get("AlarmActions")), "ok_actions": ordered(a.get("OKActions")), "tags": tags(a)}
 
 
-def cfn_rest(of: Callable[[str], list]) -> Facts:
-    (_, d), = of("AWS::DynamoDB::Table")
+def cfn_table(d: dict) -> dict:
     ttl, sse = d["TimeToLiveSpecification"], d["SSESpecification"]
-    hash_key = next(k["AttributeName"] for k in d["KeySchema"] if k["KeyType"] == "HASH")
-    table = {"billing": d["BillingMode"], "hash_key": hash_key,
-             "attributes": {a["AttributeName"]: a["AttributeType"] for a in d["AttributeDefinitions"]},
-             "pitr": d["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
-             "ttl_attribute": ttl["AttributeName"], "ttl_enabled": ttl["Enabled"], "sse": sse["SSEEnabled"],
-             "sse_kms_key": sse.get("KMSMasterKeyId"), "tags": tags(d)}
+    key = lambda schema, kind: next((k["AttributeName"] for k in schema if k["KeyType"] == kind), None)
+    indexes = {i["IndexName"]: {"hash_key": key(i["KeySchema"], "HASH"), "range_key": key(i["KeySchema"], "RANGE"),
+                                "projection": i["Projection"]["ProjectionType"]} for i in d.get("GlobalSecondaryIndexes", [])}
+    return {"billing": d["BillingMode"], "hash_key": key(d["KeySchema"], "HASH"),
+            "attributes": {a["AttributeName"]: a["AttributeType"] for a in d["AttributeDefinitions"]}, "indexes": indexes,
+            # no PointInTimeRecoverySpecification: recovery is off (the idempotency table's)
+            "pitr": d.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled", False),
+            "ttl_attribute": ttl["AttributeName"], "ttl_enabled": ttl["Enabled"], "sse": sse["SSEEnabled"],
+            "sse_kms_key": sse.get("KMSMasterKeyId"), "tags": tags(d)}
+
+
+def cfn_rest(of: Callable[[str], list]) -> Facts:
     roles = {r["RoleName"]: {"trust": iam_document(r["AssumeRolePolicyDocument"]), "tags": tags(r),
                              "max_session": r["MaxSessionDuration"], "description": r["Description"]}
              for _, r in of("AWS::IAM::Role")}
-    return {"table": {d["TableName"]: table}, "role": roles,
+    return {"table": {d["TableName"]: cfn_table(d) for _, d in of("AWS::DynamoDB::Table")}, "role": roles,
             "alarm": {a["AlarmName"]: cfn_alarm(a) for _, a in of("AWS::CloudWatch::Alarm")},
             "role_policy": {p["PolicyName"]: iam_document(p["PolicyDocument"]) for _, p in of("AWS::IAM::Policy")}}
 
@@ -367,7 +384,8 @@ EXPECTED_WILDCARDS = {
     "queue_policy.Condition.aws:SourceArn",  # the topic's ARN
     "notification.topic", "subscription.topic",  # the topic's ARN
     "redrive",  # the whole redrive_policy: it names the DLQ's ARN (so maxReceiveCount is not compared here)
-    "role_policy.idp-kit-databricks-job",  # rendered from the queues' and bucket's ARNs; compared on its own below
+    "role_policy.idp-kit-databricks-job",  # rendered from the queues', bucket's and table's ARNs; compared on its own below
+    "role_policy.idp-kit-databricks-job-completion",  # names the completion topic's ARN
     "table.sse_kms_key",  # computed: the ARN of the AWS managed key when status_table_kms_key_arn is null
     "subscription.filter_policy_scope",  # computed for subscriptions without a filter policy
 }
@@ -420,13 +438,21 @@ def test_the_job_policy_comes_from_the_one_template_on_both_sides(plan):
     cfn = cfn_facts(render_template(), parameters_for(SPEC), account)["role_policy"]["idp-kit-databricks-job"]
     arns = [f"arn:aws:sqs:{REGION}:{account}:{name}" for name in SPEC.sqs_subscribers]
     # THEN it is databricks_job_policy(spec): the policies/databricks_job.json.tftpl template rendered in Python
-    assert cfn == iam_document(databricks_job_policy(SPEC, arns))
-    # AND Terraform renders that same file for the same role policy, from the bucket, the prefix and the queues
+    table = f"arn:aws:dynamodb:{REGION}:{account}:table/{SPEC.status_table_name}"
+    assert cfn == iam_document(databricks_job_policy(SPEC, arns, table))
+    # AND the completion policy is databricks_job_completion_policy(spec) for the topic's ARN
+    completion = cfn_facts(render_template(), parameters_for(SPEC), account)["role_policy"]["idp-kit-databricks-job-completion"]
+    topic = f"arn:aws:sns:{REGION}:{account}:{SPEC.completion_topic_name}"
+    assert completion == iam_document(databricks_job_completion_policy(SPEC, topic))
+    # AND Terraform renders that same file for the same role policy, from the bucket, the prefix, the queues and the table
     config = plan["configuration"]["root_module"]["module_calls"]["ingestion"]["module"]["resources"]
     policy = next(r for r in config if r["address"] == "aws_iam_role_policy.databricks_job")["expressions"]["policy"]
-    assert {"var.watched_prefix", "aws_s3_bucket.this", "aws_sqs_queue.this"} <= set(policy["references"])
+    assert {"var.watched_prefix", "aws_s3_bucket.this", "aws_sqs_queue.this", "aws_dynamodb_table.this"} <= set(policy["references"])
+    announce = next(r for r in config if r["address"] == "aws_iam_role_policy.databricks_job_completion")["expressions"]["policy"]
+    assert "aws_sns_topic.completion" in announce["references"]
     module = "\n".join(p.read_text() for p in aws_module_dir().glob("*.tf"))
     assert re.search(r'templatefile\("\$\{path\.module\}/policies/databricks_job\.json\.tftpl"', module)
+    assert re.search(r'templatefile\("\$\{path\.module\}/policies/databricks_job_completion\.json\.tftpl"', module)
 
 
 def test_the_plan_is_for_the_spec_the_template_was_resolved_for(plan):

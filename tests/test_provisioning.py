@@ -13,11 +13,12 @@ from urllib.parse import unquote_plus
 import boto3
 import pytest
 
-from idp_kit.infra_spec import IngestionStackSpec, SubscriberSpec, databricks_job_kms_policy, databricks_job_policy, spec_from_settings
+from idp_kit.infra_spec import (IngestionStackSpec, SubscriberSpec, callback_queue_name, databricks_job_completion_policy,
+                                databricks_job_kms_policy, databricks_job_policy, spec_from_settings)
 from idp_kit.inventory import describe_stack, leftovers
 from idp_kit.moto_fidelity import start_moto, stop_moto
-from idp_kit.provisioning import (JOB_KMS_POLICY, JOB_POLICY, PUBLIC_ACCESS_BLOCK, SELF_ASSUME_POLICY, alarm_names, bucket_policy,
-                                  provision, role_trust_policy)
+from idp_kit.provisioning import (JOB_COMPLETION_POLICY, JOB_KMS_POLICY, JOB_POLICY, PUBLIC_ACCESS_BLOCK, SELF_ASSUME_POLICY,
+                                  alarm_names, bucket_policy, provision, role_trust_policy)
 from idp_kit.settings import Settings, aws_client
 
 PDF_FILTER = {"Records": {"s3": {"object": {"key": [{"suffix": ".pdf"}]}}}}
@@ -95,12 +96,37 @@ def test_provision_deploys_every_resource_of_the_spec(moto, session):
     subs = {s.attributes["Endpoint"].rsplit(":", 1)[-1]: s.attributes for s in inv.subscriptions}
     assert (subs["pdfs"]["RawMessageDelivery"], subs["pdfs"]["FilterPolicy"], subs["pdfs"]["FilterPolicyScope"]) == ("true", PDF_FILTER, "MessageBody")
     assert "FilterPolicy" not in subs["idp-kit-ingest"] and subs["idp-kit-ingest"]["RawMessageDelivery"] == "false"
-    # AND the table: on demand, PITR, TTL, the spec's KMS key
-    t = inv.table
+    # AND the status table: on demand, PITR, TTL, the spec's KMS key, the owner index over every attribute
+    t, key = inv.tables["prov-status"], KEY.replace("us-east-1", "{region}").replace("123456789012", "{account}")
     assert t.table["BillingModeSummary"] == {"BillingMode": "PAY_PER_REQUEST"}
     assert t.continuous_backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
     assert t.ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
-    assert t.table["SSEDescription"]["KMSMasterKeyArn"] == KEY.replace("us-east-1", "{region}").replace("123456789012", "{account}")
+    assert t.table["SSEDescription"]["KMSMasterKeyArn"] == key
+    (index,) = t.table["GlobalSecondaryIndexes"]
+    assert (index["IndexName"], index["Projection"]) == ("owner-created_at-index", {"ProjectionType": "ALL"})
+    assert index["KeySchema"] == [{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "created_at", "KeyType": "RANGE"}]
+    assert {a["AttributeName"]: a["AttributeType"] for a in t.table["AttributeDefinitions"]} == {"document_id": "S", "owner": "S", "created_at": "S"}
+    # AND the API keys table (PITR as the status table) and the idempotency table (none), keyed and expiring as the API expects
+    keys, idem = inv.tables["idp-kit-api-keys"], inv.tables["idp-kit-idempotency"]
+    assert (keys.table["KeySchema"], keys.ttl["AttributeName"]) == ([{"AttributeName": "key_hash", "KeyType": "HASH"}], "expires_at")
+    assert (idem.table["KeySchema"], idem.ttl["AttributeName"]) == ([{"AttributeName": "id", "KeyType": "HASH"}], "expiration")
+    recovery = lambda x: x.continuous_backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
+    assert (recovery(keys), recovery(idem)) == ("ENABLED", "DISABLED")
+    assert {x.table["SSEDescription"]["KMSMasterKeyArn"] for x in (keys, idem)} == {key}
+    assert {x.table["BillingModeSummary"]["BillingMode"] for x in (keys, idem)} == {"PAY_PER_REQUEST"}
+    # AND the completion topic (AWS managed key) with its callback queue: raw, filtered on has_callback, with a DLQ
+    assert inv.completion_topic.attributes["KmsMasterKeyId"] == "alias/aws/sns"
+    callbacks = res.callback_queue
+    assert (callbacks.name, callbacks.dlq_name) == ("idp-kit-document-completed-callbacks", "idp-kit-document-completed-callbacks-dlq")
+    cb = subs["idp-kit-document-completed-callbacks"]
+    assert (cb["RawMessageDelivery"], cb["FilterPolicy"], cb["FilterPolicyScope"]) == ("true", {"has_callback": ["true"]}, "MessageAttributes")
+    assert cb["TopicArn"] == "arn:aws:sns:{region}:{account}:idp-kit-document-completed" == res.completion_topic_arn.replace(
+        "us-east-1", "{region}").replace("123456789012", "{account}")
+    q = inv.queues[callbacks.name].attributes
+    assert (q["RedrivePolicy"]["deadLetterTargetArn"], q["SqsManagedSseEnabled"], q["MaximumMessageSize"]) == (
+        "arn:aws:sqs:{region}:{account}:idp-kit-document-completed-callbacks-dlq", "true", "262144")
+    assert q["Policy"]["Statement"][0]["Condition"] == {"ArnEquals": {"aws:sourcearn": [cb["TopicArn"]]}}
+    assert res.api_keys_table_arn.endswith(":table/idp-kit-api-keys") and res.idempotency_table_arn.endswith(":table/idp-kit-idempotency")
     # AND the alarms, two per subscriber, notify the alarm topic
     assert sorted(inv.alarms) == sorted(alarm_names(spec)) and res.alarm_names == tuple(alarm_names(spec))
     assert {a.alarm["AlarmActions"][0] for a in inv.alarms.values()} == {"arn:aws:sns:{region}:{account}:alarms"}
@@ -114,17 +140,22 @@ def test_the_role_holds_exactly_the_templated_policy(moto, session):
     iam = aws_client(moto, "iam", session)
     # THEN its inline policies are the rendered templates, exactly, and nothing is attached
     arns = [res.queue(q).arn for q in sorted(spec.sqs_subscribers)]
-    assert iam.get_role_policy(RoleName=spec.databricks_role_name, PolicyName=JOB_POLICY)["PolicyDocument"] == databricks_job_policy(spec, arns)
+    assert iam.get_role_policy(RoleName=spec.databricks_role_name, PolicyName=JOB_POLICY)["PolicyDocument"] == \
+        databricks_job_policy(spec, arns, res.status_table_arn)
+    assert iam.get_role_policy(RoleName=spec.databricks_role_name, PolicyName=JOB_COMPLETION_POLICY)["PolicyDocument"] == \
+        databricks_job_completion_policy(spec, res.completion_topic_arn)
     assert iam.get_role_policy(RoleName=spec.databricks_role_name, PolicyName=JOB_KMS_POLICY)["PolicyDocument"] == \
         databricks_job_kms_policy(spec, "us-east-1")
-    assert sorted(iam.list_role_policies(RoleName=spec.databricks_role_name)["PolicyNames"]) == sorted([JOB_POLICY, JOB_KMS_POLICY, SELF_ASSUME_POLICY])
+    assert sorted(iam.list_role_policies(RoleName=spec.databricks_role_name)["PolicyNames"]) == \
+        sorted([JOB_POLICY, JOB_KMS_POLICY, JOB_COMPLETION_POLICY, SELF_ASSUME_POLICY])
     assert iam.list_attached_role_policies(RoleName=spec.databricks_role_name)["AttachedPolicies"] == []
     # AND the trust admits Databricks' principal with the external id, and the role itself
     role = iam.get_role(RoleName=spec.databricks_role_name)["Role"]
     assert role["AssumeRolePolicyDocument"] == role_trust_policy(spec, "123456789012") and role["Arn"] == res.role_arn
-    # WHEN the spec drops the bucket key THEN the KMS policy goes
-    assert f"deleted policy {JOB_KMS_POLICY} from role {spec.databricks_role_name}" in \
-        provision(moto, session=session, spec=full_spec(moto)).changes
+    # WHEN the spec drops the bucket key and the completion topic THEN the KMS and completion policies go
+    changes = provision(moto, session=session, spec=full_spec(moto, completion_topic_name=None)).changes
+    assert f"deleted policy {JOB_KMS_POLICY} from role {spec.databricks_role_name}" in changes
+    assert f"deleted policy {JOB_COMPLETION_POLICY} from role {spec.databricks_role_name}" in changes
 
 
 def test_without_a_spec_the_settings_name_the_stack_and_no_role_is_made(moto, session):
@@ -236,6 +267,31 @@ def test_uploads_reach_the_subscribers_they_should_and_no_other(moto, session):
                    "pdfs": ["incoming/a.pdf"]}
 
 
+def test_only_completions_with_a_callback_reach_the_callback_queue(moto, session):
+    # GIVEN the stack with its completion topic
+    res = provision(moto, session=session, spec=full_spec(moto))
+    sns, sqs = aws_client(moto, "sns", session), aws_client(moto, "sqs", session)
+    # WHEN the pipeline announces three finished documents: with a callback, without, and without saying
+    flag = lambda v: {"has_callback": {"DataType": "String", "StringValue": v}}
+    for doc, attributes in (("a", flag("true")), ("b", flag("false")), ("c", {})):
+        sns.publish(TopicArn=res.completion_topic_arn, Message=json.dumps({"document_id": doc}), MessageAttributes=attributes)
+    # THEN the callback queue holds only the first, as published (raw delivery: no SNS envelope)
+    assert drain(sqs, res.callback_queue.url) == [{"document_id": "a"}]
+
+
+def test_without_a_completion_topic_there_is_no_callback_queue_nor_publish_policy(moto, session):
+    # GIVEN the settings saying there is no completion topic ("" in IDP_COMPLETION_TOPIC)
+    spec = spec_from_settings(moto.replace(completion_topic=""), databricks_external_id="acct")
+    # WHEN provisioned THEN the tables are there, but no completion topic, callback queue, alarm or publish policy
+    res = provision(moto, session=session, spec=spec)
+    assert (res.completion_topic_arn, res.callback_queue, spec.completion_topic_name) == (None, None, None)
+    assert not [a for a in res.alarm_names if "completed" in a] and res.api_keys_table_arn
+    policies = aws_client(moto, "iam", session).list_role_policies(RoleName=spec.databricks_role_name)["PolicyNames"]
+    assert JOB_COMPLETION_POLICY not in policies and JOB_POLICY in policies
+    assert aws_client(moto, "sns", session).list_topics()["Topics"] == [{"TopicArn": res.topic_arn}]
+    assert describe_stack(spec, session, moto).completion_topic is None
+
+
 # The inventory -------------------------------------------------------------------------------------------------------------
 
 def test_two_deployments_of_one_spec_have_equal_inventories(moto_processes, session):
@@ -280,10 +336,11 @@ def teardown(spec: IngestionStackSpec, settings: Settings, session: boto3.Sessio
     for v in versions.get("Versions", []) + versions.get("DeleteMarkers", []):
         s3.delete_object(Bucket=spec.bucket_name, Key=v["Key"], VersionId=v["VersionId"])
     s3.delete_bucket(Bucket=spec.bucket_name)
-    sns.delete_topic(TopicArn=f"arn:aws:sns:us-east-1:123456789012:{spec.topic_name}")
-    for q in spec.sqs_subscribers:
+    for topic in (spec.topic_name, spec.completion_topic_name):
+        sns.delete_topic(TopicArn=f"arn:aws:sns:us-east-1:123456789012:{topic}")
+    for q in [*spec.sqs_subscribers, callback_queue_name(spec)]:
         for name in (q, q + spec.dlq_suffix): sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
-    ddb.delete_table(TableName=spec.status_table_name)
+    for table in (spec.status_table_name, spec.api_keys_table_name, spec.idempotency_table_name): ddb.delete_table(TableName=table)
     for p in iam.list_role_policies(RoleName=spec.databricks_role_name)["PolicyNames"]:
         iam.delete_role_policy(RoleName=spec.databricks_role_name, PolicyName=p)
     iam.delete_role(RoleName=spec.databricks_role_name)
@@ -298,7 +355,9 @@ def test_leftovers_lists_what_remains_and_nothing_after_a_full_teardown(moto, se
     provision(moto, session=session, spec=spec)
     aws_client(moto, "s3", session).put_object(Bucket="prov-test", Key="incoming/a.pdf", Body=b"x")
     left = leftovers(spec, session, moto)
-    assert [x.split(" ")[0] for x in left].count("sqs") == 6 and len(left) == 1 + 1 + 3 + 6 + 1 + 1 + 6, left
+    assert [x.split(" ")[0] for x in left].count("sqs") == 8 and len(left) == 1 + 2 + 4 + 8 + 3 + 1 + 8, left
+    assert {x for x in left if x.startswith("dynamodb")} == {"dynamodb table prov-status", "dynamodb table idp-kit-api-keys",
+                                                             "dynamodb table idp-kit-idempotency"}
     # WHEN everything but the alarms is torn down THEN the alarms are what is left
     aws_client(moto, "cloudwatch", session).put_metric_alarm(  # an alarm on a spec queue under another name is found too
         AlarmName="renamed", Namespace="AWS/SQS", MetricName="ApproximateAgeOfOldestMessage", Statistic="Maximum", Period=60,

@@ -1,6 +1,7 @@
 """The kit's Terraform module applied to moto over HTTP: three subscribers (one filtered on the key prefix), objects put
-into the bucket reach exactly the queues they should, the boto3 provisioner creates the same stack (compared resource by
-resource, setting by setting), and `terraform destroy` leaves nothing. Also the local stack's provisioner choice
+into the bucket reach exactly the queues they should, completion messages with a callback (and only those) reach the
+callback queue, the boto3 provisioner creates the same stack (compared resource by resource, setting by setting: the
+API's tables and owner index, the completion topic and callback queue included), and `terraform destroy` leaves nothing. Also the local stack's provisioner choice
 (`auto` is Terraform when it is installed, boto3 otherwise, and says so).
 
 One Terraform apply costs about a minute on moto (the AWS provider's own propagation waits: see
@@ -79,6 +80,11 @@ def test_terraform_fans_out_through_filters_matches_boto3_and_destroys_everythin
     assert sorted(out["queues"]) == sorted(spec.sqs_subscribers)
     assert out["idp_kit_settings"]["IDP_INGEST_QUEUE_URL"] == out["queues"]["idp-kit-ingest"]["url"]
     assert out["databricks_role_arn"].endswith(":role/idp-kit-databricks-job")
+    settings = out["idp_kit_settings"]
+    assert (settings["IDP_API_KEYS_TABLE"], settings["IDP_IDEMPOTENCY_TABLE"], settings["IDP_COMPLETION_TOPIC"]) == (
+        out["api_keys_table_name"], out["idempotency_table_name"], "idp-kit-document-completed")
+    assert out["completion_topic_arn"].endswith(":idp-kit-document-completed")
+    assert out["completion_callback_dlq_arn"].endswith(":idp-kit-document-completed-callbacks-dlq")
     # WHEN objects land inside and outside the watched prefix, with watched and other suffixes
     for key in ("incoming/letter.txt", "incoming/invoices/inv 1.pdf", "elsewhere/ignored.txt", "incoming/photo.png"):
         aws["s3"].put_object(Bucket=spec.bucket_name, Key=key, Body=key.encode())
@@ -87,6 +93,13 @@ def test_terraform_fans_out_through_filters_matches_boto3_and_destroys_everythin
     assert received(sqs, out["queues"]["idp-kit-ingest"]["url"], 2) == ["incoming/invoices/inv 1.pdf", "incoming/letter.txt"]
     assert received(sqs, out["queues"]["idp-kit-audit"]["url"], 2) == ["incoming/invoices/inv 1.pdf", "incoming/letter.txt"]
     assert received(sqs, out["queues"]["idp-kit-invoices"]["url"], 1) == ["incoming/invoices/inv 1.pdf"]
+    # WHEN the pipeline announces two finished documents, one whose caller asked for a callback
+    for doc, flag in (("a", "true"), ("b", "false")):
+        aws["sns"].publish(TopicArn=out["completion_topic_arn"], Message=json.dumps({"document_id": doc}),
+                           MessageAttributes={"has_callback": {"DataType": "String", "StringValue": flag}})
+    # THEN the callback queue holds that one only, as published (raw delivery)
+    got = sqs.receive_message(QueueUrl=out["completion_callback_queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    assert [json.loads(m["Body"]) for m in got.get("Messages", [])] == [{"document_id": "a"}]
     # AND the DLQs got nothing
     for q in out["queues"].values():
         attrs = sqs.get_queue_attributes(QueueUrl=q["dlq_url"], AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]

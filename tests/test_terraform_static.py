@@ -1,6 +1,7 @@
 """The Terraform module in infra/aws without deploying it: formatted, initialised offline from a provider mirror and
 valid (module and example), clean under checkov, its inputs exactly the fields of `IngestionStackSpec`, and every
-input the spec refuses refused by `terraform plan` (against moto) with the message variables.tf gives.
+input the spec refuses refused by `terraform plan` with the message variables.tf gives (planned in a root of the
+module's variables alone: no provider to start), while the spec's accepted inputs plan against moto with every resource.
 
 Terraform runs on copies of infra/aws in temporary directories: `terraform init` writes `.terraform/` and
 `.terraform.lock.hcl` next to the configuration, and the repository tree must stay clean. A missing `terraform` or
@@ -79,7 +80,8 @@ def test_the_job_policy_has_one_source_the_template():
     tf = {p.name: p.read_text() for p in MODULE.glob("*.tf")}
     # GIVEN the module's files, THEN the job's permissions come from the template only, never spelt out in HCL
     assert 'templatefile("${path.module}/policies/databricks_job.json.tftpl"' in tf["iam.tf"]
-    spelt_out = re.compile(r"sqs:ReceiveMessage|s3:GetObjectVersion|s3:ListBucketVersions")
+    assert 'templatefile("${path.module}/policies/databricks_job_completion.json.tftpl"' in tf["iam.tf"]
+    spelt_out = re.compile(r"sqs:ReceiveMessage|s3:GetObjectVersion|s3:ListBucketVersions|dynamodb:UpdateItem|sns:Publish")
     assert [name for name, text in tf.items() if spelt_out.search(text)] == []
 
 
@@ -190,6 +192,15 @@ def plan_root(tmp_path_factory, terraform, tf_env, moto_endpoint) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def inputs_root(tmp_path_factory, terraform, tf_env) -> Path:
+    "A root holding only the module's variables.tf: its validations need no provider, so a plan of it takes a second, not ~7."
+    root = tmp_path_factory.mktemp("inputs")
+    shutil.copy(MODULE / "variables.tf", root / "variables.tf")
+    init(terraform, tf_env, root)
+    return root
+
+
 def plan(terraform: str, env: dict[str, str], root: Path, tfvars: dict[str, Any]) -> tuple[list[str], dict[str, int]]:
     "Plan `tfvars` as a terraform.tfvars.json: error messages (without Terraform's location), and the change summary."
     (root / "case.tfvars.json").write_text(json.dumps(tfvars))
@@ -216,13 +227,15 @@ def test_a_spec_plans_as_is_with_every_resource(plan_root, terraform, tf_env):
                          "idp-kit-pdf": SubscriberSpec(filter_policy=pdf_only)})
     # WHEN its to_tfvars output is planned as is
     errors, summary = plan(terraform, tf_env, plan_root, to_tfvars(spec))
-    # THEN it plans: 6 bucket resources, notification, topic + policy, 3 x (queue, DLQ, subscription, 2 alarms), table,
-    # the role with its job, KMS and self-assume policies
+    # THEN it plans: 6 bucket resources, notification, topic + policy, 3 x (queue, DLQ, subscription, 2 alarms), three
+    # tables, the completion topic with its callback queue, DLQ, subscription and 2 alarms, the role with its job, KMS,
+    # completion and self-assume policies
     assert errors == []
-    assert summary.get("add") == 6 + 1 + 2 + 3 * 5 + 1 + 4
+    assert summary.get("add") == 6 + 1 + 2 + 3 * 5 + 3 + 6 + 5
 
 
-# Inputs the spec refuses, each with the message variables.tf gives; all in one plan (Terraform reports every failed
+# Inputs the spec refuses, each with the message variables.tf gives (planned in `inputs_root`: the validations are the
+# same in the whole module, they only refer to variables, and a root without resources needs no provider); all in one plan (Terraform reports every failed
 # validation of independent variables at once). Subscriber mistakes sit in separate subscribers of one map.
 BAD_INPUTS: list[tuple[dict[str, Any], str]] = [
     ({"bucket_name": "Bad_Name"}, "bucket_name: 3-63 characters, lower-case letters, digits, '.' and '-', "
@@ -259,6 +272,7 @@ BAD_INPUTS: list[tuple[dict[str, Any], str]] = [
     ({"status_table_ttl_attribute": ""}, "status_table_ttl_attribute must be an attribute name of 1-255 characters."),
     ({"status_table_kms_key_arn": "key"},
      "status_table_kms_key_arn must be a KMS key ARN, or null for the AWS managed key."),
+    ({"api_keys_table_name": "k"}, "api_keys_table_name: 3-255 letters, digits, '_', '-' or '.'."),
     ({"databricks_role_name": "idp/kit"}, "databricks_role_name: 1-64 characters of [A-Za-z0-9+=,.@_-]."),
     ({"databricks_principal_arn": "414351767826"},
      "databricks_principal_arn must be an IAM principal ARN (arn:aws:iam::ACCOUNT:role/NAME)."),
@@ -270,8 +284,21 @@ BAD_INPUTS: list[tuple[dict[str, Any], str]] = [
      "databricks_external_id is required when create_databricks_role is true: set it to your Databricks account id."),
 ]
 # Checks of variables other checks refer to (an invalid one silences those), and a second mistake in a variable
-# BAD_INPUTS already sets: each planned alone.
-APART: list[tuple[dict[str, Any], str]] = [
+# BAD_INPUTS already sets: each planned alone (one entry, several independent mistakes, where they can share a plan).
+APART: list[tuple[dict[str, Any], str | list[str]]] = [
+    ({"completion_topic_name": "documents completed", "idempotency_table_name": "idp-kit-api-keys"},
+     ["completion_topic_name: 1-256 letters, digits, '-' or '_', or null for no completion topic.",
+      "status_table_name, api_keys_table_name, idempotency_table_name must be three different tables."]),
+    ({"completion_callback_queue_name": "idp-kit-audit", "idempotency_table_name": "idempotency records"},
+     ["completion callback queue (or its DLQ) is also a subscriber queue: choose another completion_callback_queue_name.",
+      "idempotency_table_name: 3-255 letters, digits, '_', '-' or '.'."]),
+    ({"completion_topic_name": "idp-kit-object-created"},
+     "completion_topic_name is the topic_name: the completion topic must be a topic of its own."),
+    ({"completion_topic_name": None, "completion_callback_queue_name": "callbacks"},
+     "completion_callback_queue_name is set but completion_topic_name is null: the callback queue needs the completion topic."),
+    ({"completion_topic_name": "t" * 77},
+     "completion callback queue: queue names (with dlq_suffix \"-dlq\") are 1-80 letters, digits, '-' or '_' "
+     "(set completion_callback_queue_name when <completion_topic_name>-callbacks is too long)."),
     ({"watched_suffixes": [".pdf", ".pdf"]}, "watched_suffixes names a suffix twice: S3 refuses overlapping notification filters."),
     ({"ingest_subscriber": "idp-kit-missing"},
      'ingest_subscriber "idp-kit-missing" is not one of sqs_subscribers ["idp-kit-audit","idp-kit-ingest"].'),
@@ -294,18 +321,26 @@ def test_the_spec_refuses_each_input_the_module_refuses(bad, message):
         IngestionStackSpec(**as_spec_fields(VALID | bad))
 
 
-def test_plan_refuses_bad_inputs_with_the_modules_messages(plan_root, terraform, tf_env):
+def test_plan_refuses_bad_inputs_with_the_modules_messages(inputs_root, terraform, tf_env):
     # GIVEN a terraform.tfvars.json with every mistake of BAD_INPUTS at once
     tfvars = dict(VALID)
     for bad, _ in BAD_INPUTS:
         subs = {**tfvars.get("sqs_subscribers", {"idp-kit-ingest": {}}), **bad.get("sqs_subscribers", {})}
         tfvars |= bad | ({"sqs_subscribers": subs} if "sqs_subscribers" in bad else {})
     # WHEN it is planned THEN each mistake is reported once, with its message, and nothing else is
-    errors, _ = plan(terraform, tf_env, plan_root, tfvars)
+    errors, _ = plan(terraform, tf_env, inputs_root, tfvars)
     assert sorted(errors) == sorted(message for _, message in BAD_INPUTS)
 
 
-@pytest.mark.parametrize("bad,message", APART, ids=[next(iter(b)) for b, _ in APART])
-def test_plan_refuses_inputs_other_checks_refer_to(plan_root, terraform, tf_env, bad, message):
-    errors, _ = plan(terraform, tf_env, plan_root, VALID | bad)
-    assert errors == [message]
+@pytest.mark.parametrize("bad,message", APART, ids=["+".join(b) for b, _ in APART])
+def test_plan_refuses_inputs_other_checks_refer_to(inputs_root, terraform, tf_env, bad, message):
+    errors, _ = plan(terraform, tf_env, inputs_root, VALID | bad)
+    assert sorted(errors) == sorted(message if isinstance(message, list) else [message])
+
+
+def test_without_a_completion_topic_the_module_plans_no_callback_queue(plan_root, terraform, tf_env):
+    # GIVEN the default spec without a completion topic; WHEN it is planned
+    errors, summary = plan(terraform, tf_env, plan_root, to_tfvars(IngestionStackSpec(completion_topic_name=None, **VALID)))
+    # THEN it plans the bucket (6 and its notification, no KMS), topic + policy, 2 x 5 per subscriber, 3 tables, the role
+    # with its job and self-assume policies: no completion topic, callback queue, alarm or publish policy
+    assert errors == [] and summary.get("add") == 6 + 1 + 2 + 2 * 5 + 3 + 3

@@ -1,8 +1,9 @@
 ################################################################################
 # The ingestion path: documents land in the bucket, S3 publishes object-created
 # events to the topic, the topic fans out to one queue per subscriber, and the
-# Databricks job polls the ingest subscriber's queue. The status table is read
-# and written by the API (a later issue); the role is what the job assumes.
+# Databricks job polls the ingest subscriber's queue. The status table is written
+# by the job and the API (api.tf holds the API's other tables and its completion
+# topic); the role is what the job assumes.
 #
 # SQS note: the AWS provider waits about 25 s after creating each queue or
 # queue attribute (6 identical reads, 5 s apart). Policies are therefore set
@@ -288,6 +289,24 @@ resource "aws_dynamodb_table" "this" {
   attribute {
     name = "document_id"
     type = "S"
+  }
+
+  attribute {
+    name = "owner"
+    type = "S"
+  }
+
+  attribute {
+    name = "created_at"
+    type = "S"
+  }
+
+  # A caller's documents, newest first. Sparse: only documents submitted through the API have an owner.
+  global_secondary_index {
+    name            = "owner-created_at-index"
+    hash_key        = "owner"
+    range_key       = "created_at" # ISO-8601 UTC: text order is time order
+    projection_type = "ALL"
   }
 
   point_in_time_recovery {

@@ -1,7 +1,8 @@
 ################################################################################
 # The role the Databricks job assumes (a Unity Catalog service credential).
 # Its permissions come from ONE source, policies/databricks_job.json.tftpl,
-# which idp_kit.infra_spec.databricks_job_policy renders in Python as well.
+# which idp_kit.infra_spec.databricks_job_policy renders in Python as well (and
+# the optional parts: databricks_job_kms, databricks_job_completion).
 ################################################################################
 
 locals {
@@ -72,9 +73,20 @@ resource "aws_iam_role_policy" "databricks_job" {
   name = "idp-kit-databricks-job"
   role = aws_iam_role.this[0].id
   policy = templatefile("${path.module}/policies/databricks_job.json.tftpl", {
-    queue_arns     = jsonencode([for name in keys(var.sqs_subscribers) : aws_sqs_queue.this[name].arn])
-    bucket_arn     = aws_s3_bucket.this.arn
-    watched_prefix = var.watched_prefix
+    queue_arns       = jsonencode([for name in keys(var.sqs_subscribers) : aws_sqs_queue.this[name].arn])
+    bucket_arn       = aws_s3_bucket.this.arn
+    watched_prefix   = var.watched_prefix
+    status_table_arn = aws_dynamodb_table.this.arn
+  })
+}
+
+resource "aws_iam_role_policy" "databricks_job_completion" {
+  count = var.create_databricks_role && var.completion_topic_name != null ? 1 : 0
+
+  name = "idp-kit-databricks-job-completion"
+  role = aws_iam_role.this[0].id
+  policy = templatefile("${path.module}/policies/databricks_job_completion.json.tftpl", {
+    completion_topic_arn = aws_sns_topic.completion[0].arn
   })
 }
 

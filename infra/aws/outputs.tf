@@ -60,7 +60,7 @@ output "ingest_queue_url" {
 }
 
 ################################################################################
-# DynamoDB status table and the Databricks role
+# DynamoDB status table
 ################################################################################
 
 output "status_table_name" {
@@ -72,6 +72,59 @@ output "status_table_arn" {
   description = "ARN of the DynamoDB status table."
   value       = aws_dynamodb_table.this.arn
 }
+
+################################################################################
+# The API's tables, the completion topic and its callback queue
+################################################################################
+
+output "api_keys_table_name" {
+  description = "Name of the DynamoDB API keys table (IDP_API_KEYS_TABLE)."
+  value       = aws_dynamodb_table.api_keys.name
+}
+
+output "api_keys_table_arn" {
+  description = "ARN of the DynamoDB API keys table."
+  value       = aws_dynamodb_table.api_keys.arn
+}
+
+output "idempotency_table_name" {
+  description = "Name of the DynamoDB idempotency table (IDP_IDEMPOTENCY_TABLE)."
+  value       = aws_dynamodb_table.idempotency.name
+}
+
+output "idempotency_table_arn" {
+  description = "ARN of the DynamoDB idempotency table."
+  value       = aws_dynamodb_table.idempotency.arn
+}
+
+output "completion_topic_arn" {
+  description = "ARN of the SNS topic told of every finished API document; null without a completion topic."
+  value       = one(aws_sns_topic.completion[*].arn)
+}
+
+output "completion_callback_queue_url" {
+  description = "URL of the queue receiving the completion messages of documents with a callback; null without a completion topic."
+  value       = one(aws_sqs_queue.callback[*].url)
+}
+
+output "completion_callback_queue_arn" {
+  description = "ARN of the completion callback queue; null without a completion topic."
+  value       = one(aws_sqs_queue.callback[*].arn)
+}
+
+output "completion_callback_dlq_url" {
+  description = "URL of the completion callback queue's dead-letter queue; null without a completion topic."
+  value       = one(aws_sqs_queue.callback_dlq[*].url)
+}
+
+output "completion_callback_dlq_arn" {
+  description = "ARN of the completion callback queue's dead-letter queue; null without a completion topic."
+  value       = one(aws_sqs_queue.callback_dlq[*].arn)
+}
+
+################################################################################
+# The Databricks role and the region
+################################################################################
 
 output "databricks_role_arn" {
   description = "ARN of the role the Databricks job assumes (for the UC service credential); null when create_databricks_role is false."
@@ -101,5 +154,9 @@ output "idp_kit_settings" {
     IDP_STATUS_TABLE         = aws_dynamodb_table.this.name
     IDP_MAX_RECEIVE_COUNT    = tostring(var.sqs_subscribers[var.ingest_subscriber].max_receive_count)
     IDP_VISIBILITY_TIMEOUT_S = tostring(var.sqs_subscribers[var.ingest_subscriber].visibility_timeout_seconds)
+    IDP_API_KEYS_TABLE       = aws_dynamodb_table.api_keys.name
+    IDP_IDEMPOTENCY_TABLE    = aws_dynamodb_table.idempotency.name
+    # "" (not null) without a topic: the settings read "" as "no completion topic", and a missing one as the default name
+    IDP_COMPLETION_TOPIC = try(aws_sns_topic.completion[0].name, "")
   }
 }

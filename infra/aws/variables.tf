@@ -305,13 +305,85 @@ variable "status_table_point_in_time_recovery" {
 }
 
 variable "status_table_kms_key_arn" {
-  description = "ARN of a customer managed KMS key for the status table; null = the AWS managed key for DynamoDB (aws/dynamodb)."
+  description = "ARN of a customer managed KMS key for the status table (and the API keys and idempotency tables); null = the AWS managed key for DynamoDB (aws/dynamodb)."
   type        = string
   default     = null
 
   validation {
     condition     = var.status_table_kms_key_arn == null || try(startswith(var.status_table_kms_key_arn, "arn:"), false)
     error_message = "status_table_kms_key_arn must be a KMS key ARN, or null for the AWS managed key."
+  }
+}
+
+################################################################################
+# The Document Processing API's data layer: tables and the completion topic
+################################################################################
+
+variable "api_keys_table_name" {
+  description = "Name of the DynamoDB table of hashed API keys and per-caller rate windows (3-255 letters, digits, '_', '-' or '.'). Encryption and point-in-time recovery as the status table's."
+  type        = string
+  default     = "idp-kit-api-keys"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.api_keys_table_name))
+    error_message = "api_keys_table_name: 3-255 letters, digits, '_', '-' or '.'."
+  }
+}
+
+variable "idempotency_table_name" {
+  description = "Name of the DynamoDB table of the API's idempotency records (Powertools' defaults: key `id`, TTL `expiration`; 3-255 letters, digits, '_', '-' or '.'). Encrypted as the status table."
+  type        = string
+  default     = "idp-kit-idempotency"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.idempotency_table_name))
+    error_message = "idempotency_table_name: 3-255 letters, digits, '_', '-' or '.'."
+  }
+  validation {
+    condition     = length(distinct([var.status_table_name, var.api_keys_table_name, var.idempotency_table_name])) == 3
+    error_message = "status_table_name, api_keys_table_name, idempotency_table_name must be three different tables."
+  }
+}
+
+variable "completion_topic_name" {
+  description = "Name of the SNS topic told of every finished API document (1-256 letters, digits, '-' or '_'; encrypted with alias/aws/sns). null = no completion topic and no callback queue."
+  type        = string
+  default     = "idp-kit-document-completed"
+
+  validation {
+    condition     = var.completion_topic_name == null || can(regex("^[A-Za-z0-9_-]{1,256}$", var.completion_topic_name))
+    error_message = "completion_topic_name: 1-256 letters, digits, '-' or '_', or null for no completion topic."
+  }
+  validation {
+    condition     = var.completion_topic_name != var.topic_name
+    error_message = "completion_topic_name is the topic_name: the completion topic must be a topic of its own."
+  }
+}
+
+variable "completion_callback_queue_name" {
+  description = "Name of the queue subscribed to the completion topic for messages with has_callback = \"true\" (raw delivery; a DLQ named with dlq_suffix). null = \"<completion_topic_name>-callbacks\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.completion_callback_queue_name == null || var.completion_topic_name != null
+    error_message = "completion_callback_queue_name is set but completion_topic_name is null: the callback queue needs the completion topic."
+  }
+  validation {
+    # a conditional, not ||: Terraform evaluates both sides of ||, and a null topic name cannot be interpolated.
+    # An invalid topic name is reported by its own check only.
+    condition = !can(regex("^[A-Za-z0-9_-]{1,256}$", var.completion_topic_name)) ? true : can(regex("^[A-Za-z0-9_-]{1,80}$",
+    "${coalesce(var.completion_callback_queue_name, "${var.completion_topic_name}-callbacks")}${var.dlq_suffix}"))
+    error_message = "completion callback queue: queue names (with dlq_suffix \"${var.dlq_suffix}\") are 1-80 letters, digits, '-' or '_' (set completion_callback_queue_name when <completion_topic_name>-callbacks is too long)."
+  }
+  validation {
+    condition = var.completion_topic_name == null ? true : length(setintersection(
+      formatlist("%s%s", coalesce(var.completion_callback_queue_name, "${var.completion_topic_name}-callbacks"), ["", var.dlq_suffix]),
+      flatten([for q in keys(var.sqs_subscribers) : [q, "${q}${var.dlq_suffix}"]]),
+    )) == 0
+    error_message = "completion callback queue (or its DLQ) is also a subscriber queue: choose another completion_callback_queue_name."
   }
 }
 
