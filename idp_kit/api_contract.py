@@ -20,7 +20,7 @@ from .document_status import ProcessingStatus, ResultSummary, SourceObject
 __all__ = ['API_PREFIX', 'PROBLEM_CONTENT_TYPE', 'PROBLEM_BASE', 'MAX_BODY_BYTES', 'S3_URI_PATTERN', 'MAX_METADATA_ITEMS',
            'ProblemType', 'FieldProblem', 'Problem', 'ApiError', 'parse_s3_uri', 'S3Source', 'UploadRequest',
            'SubmitRequest', 'DocumentError', 'DocumentLinks', 'UploadTarget', 'DocumentView', 'DocumentList',
-           'RevisionView', 'RevisionList', 'PageInfo', 'ResultPage']
+           'RevisionView', 'RevisionList', 'CallbackSecret', 'PageInfo', 'ResultPage']
 
 # %% ../nbs/60_api_contract.ipynb #628cdaac
 API_PREFIX = "/v1"  # every route is versioned under it
@@ -247,7 +247,15 @@ class RevisionList(BaseModel):
     document_id: str
     revisions: list[RevisionView]
 
-# %% ../nbs/60_api_contract.ipynb #649554ab
+# %% ../nbs/60_api_contract.ipynb #4c075324
+class CallbackSecret(BaseModel):
+    "The caller's callback-signing secret and how callbacks are signed with it."
+    secret: str  # 64 hex characters; the HMAC key is the string's UTF-8 bytes
+    signature_header: str = "Idp-Signature"
+    scheme: str = "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + raw body)>; reject timestamps over 300 s old"
+    delivery_header: str = "Idp-Delivery-Id"  # the same on every retry of one delivery: dedupe on it
+
+# %% ../nbs/60_api_contract.ipynb #e604f479
 class PageInfo(BaseModel):
     "Where a result page sits."
     offset: int  # index of the page's first element

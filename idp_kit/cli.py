@@ -21,7 +21,7 @@ from .settings import Settings
 __all__ = ['PROVISIONER_CHOICES', 'UsageError', 'cmd_schema', 'cmd_parse', 'cmd_events_decode', 'cmd_sql_render', 'cmd_local',
            'cmd_poll', 'poll_queue', 'cmd_provision', 'cmd_settings_from_terraform', 'cmd_build', 'cmd_upload',
            'cmd_terraform_cli_config', 'cmd_simulate', 'cmd_api_keys', 'cmd_serve', 'api_client', 'cmd_submit',
-           'cmd_openapi', 'cmd_bench_api', 'build_parser', 'explain', 'main']
+           'cmd_openapi', 'cmd_bench_lambda_import', 'cmd_bench_api', 'build_parser', 'explain', 'main']
 
 # %% ../nbs/90_cli.ipynb #58baa7b1
 class UsageError(Exception):
@@ -129,7 +129,7 @@ def cmd_settings_from_terraform(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     "Build the Databricks wheel and dist/manifest.json; print the manifest."
     from idp_kit.build import build_artifacts
-    print(json.dumps(build_artifacts(Path(args.out)), indent=2))
+    print(json.dumps(build_artifacts(Path(args.out), args.architecture), indent=2))
     return 0
 
 # %% ../nbs/90_cli.ipynb #88456391
@@ -229,10 +229,20 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     print(json.dumps(openapi_document(), indent=2, sort_keys=True))
     return 0
 
+def cmd_bench_lambda_import(args: argparse.Namespace) -> int:
+    "Time each handler's import from the Lambda zip in a clean interpreter; print seconds per handler (JSON)."
+    from idp_kit.build import measure_handler_imports
+    zip_path = Path(args.zip)
+    if not zip_path.is_file(): raise UsageError(f"bench lambda-import: no {zip_path}: run `idp-kit build` first")
+    times = measure_handler_imports(zip_path, repeat=args.repeat)
+    print(json.dumps({"zip": str(zip_path), "repeat": args.repeat, "import_s": times}, indent=2) if args.json
+          else "\n".join(f"{h:55} {s * 1000:7.1f} ms" for h, s in times.items()))
+    return 0
+
 def cmd_bench_api(args: argparse.Namespace) -> int:
     "Benchmark the API on the local server; print the report (JSON with --json)."
     from idp_kit.bench import bench_api
-    report = bench_api(Settings(), clients=args.clients, requests=args.requests, workers=args.workers)
+    report = bench_api(Settings(), clients=args.clients, requests=args.requests, workers=args.workers, rate=args.rate)
     if args.json: print(report.model_dump_json(indent=2))
     else:
         for phase in ("submit", "status", "result", "baseline_status"):
@@ -304,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
                   ).set_defaults(fn=cmd_terraform_cli_config)
     bu = sub.add_parser("build", help="build the Databricks wheel and dist/manifest.json (version, sizes, hashes)")
     bu.add_argument("--out", default="dist", help="output directory (default dist)")
+    bu.add_argument("--architecture", choices=["x86_64", "arm64"], default="x86_64", help="the Lambda functions' architecture")
     bu.set_defaults(fn=cmd_build)
     ak = sub.add_parser("api-keys", help="API keys of the Document Processing API").add_subparsers(dest="api_keys_command", required=True)
     kc = ak.add_parser("create", help="create a key for a caller and print it (once)")
@@ -331,8 +342,15 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--clients", type=_positive_int, default=20, help="concurrent clients (default 20)")
     ba.add_argument("--requests", type=_positive_int, default=2000, help="requests across the phases (default 2000)")
     ba.add_argument("--workers", type=_positive_int, default=4, help="server worker processes (default 4)")
+    ba.add_argument("--rate", type=float, default=0.0, help="requests per second across all clients for the status and "
+                    "result phases (an open loop); default 0: back to back, the machine's ceiling")
     ba.add_argument("--json", action="store_true")
     ba.set_defaults(fn=cmd_bench_api)
+    bl = be.add_parser("lambda-import", help="import time of each handler from the Lambda zip, in a clean interpreter")
+    bl.add_argument("--zip", default="dist/idp_kit_lambda.zip", help="the zip `idp-kit build` wrote")
+    bl.add_argument("--repeat", type=_positive_int, default=3, help="fresh interpreters per handler; the median is kept")
+    bl.add_argument("--json", action="store_true")
+    bl.set_defaults(fn=cmd_bench_lambda_import)
     return p
 
 # %% ../nbs/90_cli.ipynb #ce77df7e

@@ -14,27 +14,32 @@ from typing import Any, Literal, NamedTuple, get_args, get_origin
 
 import boto3
 from botocore.exceptions import ClientError, WaiterError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
+import base64
 import hashlib
 
 from .infra_spec import (_BUCKET, _QUEUE, _ROLE, _TABLE, _TOPIC, API_KEYS_HASH_KEY, API_KEYS_TTL_ATTRIBUTE,
                                 CALLBACK_FILTER_POLICY, COMPLETION_TOPIC_KMS_KEY, IDEMPOTENCY_HASH_KEY,
                                 IDEMPOTENCY_TTL_ATTRIBUTE, OWNER_INDEX, IngestionStackSpec, SubscriberSpec, _render_policy,
-                                aws_module_dir)
+                                aws_module_dir, ACCESS_LOG_FORMAT, API_KEY_IDENTITY_SOURCE, AUTHORIZER_RESULT_TTL_S,
+                                AUTHORIZER_TIMEOUT_S, CALLBACK_VISIBILITY_FACTOR, LAMBDA_HANDLERS, LAMBDA_RUNTIME, OPENAPI_ROUTE,
+                                PROXY_ROUTE)
 from .settings import AwsClients, get_settings
 
 # %% auto #0
-__all__ = ['TEMPLATE_SLOTS', 'SUFFIX_SLOTS', 'BASE_TAGS', 'MAX_MESSAGE_BYTES', 'TEMPLATE_PATH', 'INLINE_TEMPLATE_LIMIT',
-           'STAGED_TEMPLATE_LIMIT', 'Attr', 'WHOLE_RESOURCE', 'MOTO_CFN_GAPS', 'MOTO_NOT_FILLED', 'MOTO_STACK_GAPS',
-           'render_parameters', 'render_conditions', 'render_rules', 'render_outputs', 'render_template',
-           'template_yaml', 'load_template', 'write_template', 'parameters_for', 'ResolvedStack', 'placeholder_attr',
-           'resolve_template', 'check_parameters', 'template_bucket_name', 'template_url', 'stage_template',
-           'template_source', 'StackDeployment', 'deploy_cloudformation', 'delete_cloudformation']
+__all__ = ['TEMPLATE_SLOTS', 'SUFFIX_SLOTS', 'READABLE_SLOTS', 'BASE_TAGS', 'MAX_MESSAGE_BYTES', 'TEMPLATE_PATH',
+           'INLINE_TEMPLATE_LIMIT', 'STAGED_TEMPLATE_LIMIT', 'Attr', 'WHOLE_RESOURCE', 'MOTO_CFN_GAPS',
+           'MOTO_NOT_FILLED', 'MOTO_STACK_GAPS', 'render_parameters', 'render_conditions', 'render_rules',
+           'render_outputs', 'render_template', 'template_yaml', 'load_template', 'write_template', 'parameters_for',
+           'ResolvedStack', 'placeholder_attr', 'resolve_template', 'check_parameters', 'template_bucket_name',
+           'template_url', 'stage_template', 'stage_lambda_zip', 'template_source', 'StackDeployment',
+           'deploy_cloudformation', 'delete_cloudformation']
 
 # %% ../nbs/08_cloudformation.ipynb #1af70f3c
 TEMPLATE_SLOTS = 5  # subscriber slots in the committed template
 SUFFIX_SLOTS = 3  # watched-suffix slots in the committed template
+READABLE_SLOTS = 3  # api_readable_buckets slots in the committed template
 BASE_TAGS = {"idp-kit": "ingestion"}  # on every taggable resource, as Terraform's `local.tags`
 MAX_MESSAGE_BYTES = 262144  # SQS MaximumMessageSize: S3 events reach 64 KB; smaller silently loses events
 TEMPLATE_PATH = aws_module_dir() / "cloud_storage_ingestion.yaml"
@@ -55,7 +60,7 @@ def _constraints(model: type[BaseModel], field: str) -> dict[str, Any]:
         limits = (("ge", "MinValue"), ("le", "MaxValue"))
         return {"Type": "Number", **{k: getattr(m, a) for m in info.metadata for a, k in limits if hasattr(m, a)}}
     if get_origin(info.annotation) is Literal:
-        return {"Type": "String", "AllowedValues": list(get_args(info.annotation))}
+        return {"Type": "String", "AllowedValues": [_text(v) for v in get_args(info.annotation)]}
     return {"Type": "String"}
 
 def _parameter(model: type[BaseModel], field: str, description: str, **extra: Any) -> dict[str, Any]:
@@ -116,6 +121,36 @@ _SCALARS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (  # spec field, pa
     ("completion_callback_queue_name", "CompletionCallbackQueueName",
      "Queue of completion messages with a callback; empty = <CompletionTopicName>-callbacks.",
      _rule(_optional(_QUEUE.pattern), "empty, or 1-80 letters, digits, '-' or '_'")),
+    ("api_enabled", "ApiEnabled", "Deploy the API's Lambda functions and HTTP API (they need LambdaCodeS3Bucket/Key and "
+     "ApiSigningSecret).", {}),
+    ("api_name", "ApiName", "Name of the HTTP API, and of its functions and roles (<name>, -authorizer, -callbacks).",
+     _rule("^[A-Za-z0-9_-]{1,53}$", "1-53 letters, digits, '-' or '_'")),
+    ("api_auth", "ApiAuth", "api_key: the x-api-key header and a Lambda authorizer; iam: SigV4 (AWS_IAM).", {}),
+    ("api_signing_secret", "ApiSigningSecret", "Signs page tokens and callbacks (32+ characters); required with ApiEnabled.",
+     {"NoEcho": True, **_rule("^(?:.{32,})?$", "empty, or at least 32 characters")}),
+    ("api_upload_prefix", "ApiUploadPrefix", "Uploads through the API land under WatchedPrefix + this (a folder).",
+     _rule('^[^/"\\\\][^"\\\\]*/$', "a folder: ends with '/', does not start with it, no '\"' or '\\'")),
+    ("api_rate_per_minute", "ApiRatePerMinute", "Requests per caller per minute before 429.", {}),
+    ("api_max_document_bytes", "ApiMaxDocumentBytes", "The largest document a submission may name (bytes).", {}),
+    ("api_throttling_burst_limit", "ApiThrottlingBurstLimit", "The stage's burst limit, all callers together.", {}),
+    ("api_throttling_rate_limit", "ApiThrottlingRateLimit", "The stage's rate limit (requests/s), all callers together.", {}),
+    ("api_reserved_concurrency", "ApiReservedConcurrency", "Concurrency reserved for the API function; empty = unreserved.",
+     _rule("^(?:[1-9][0-9]*)?$", "empty, or a whole number of at least 1")),
+    ("api_timeout_seconds", "ApiTimeoutSeconds", "The API function's timeout (s).", {}),
+    ("callbacks_timeout_seconds", "CallbacksTimeoutSeconds", "The callback deliverer's timeout (s); "
+     "CallbackQueueVisibilityTimeout must be 6 times this.", {}),
+    ("callbacks_batch_size", "CallbacksBatchSize", "Callback messages per invocation of the deliverer.", {}),
+    ("lambda_memory_mb", "LambdaMemoryMb", "Memory of each function (MB).", {}),
+    ("lambda_architecture", "LambdaArchitecture", "The architecture the zip was built for.", {}),
+    ("log_retention_days", "LogRetentionDays", "Retention of the functions' and the access log's log groups (days).", {}),
+    ("log_kms_key_arn", "LogKmsKeyArn", "KMS key ARN for the log groups; empty = CloudWatch Logs' own encryption.",
+     _rule(_ARN_OR_EMPTY, "a KMS key ARN, or empty")),
+    ("databricks_host", "DatabricksHost", "The workspace the API reads results from (https://...); empty = none.",
+     _rule("^(?:https://.+)?$", "empty, or https://...")),
+    ("databricks_token", "DatabricksToken", "A token for DatabricksHost; empty = none.", {"NoEcho": True}),
+    ("databricks_warehouse_id", "DatabricksWarehouseId", "The SQL warehouse results are read through; empty = none.", {}),
+    ("delta_schema", "DeltaSchema", "The schema of the kit's Delta tables (schema or catalog.schema).",
+     _rule("^[A-Za-z0-9_]+(?:\\.[A-Za-z0-9_]+)?$", "schema or catalog.schema: letters, digits and '_'")),
     ("create_databricks_role", "CreateDatabricksRole", "Create the IAM role the Databricks job assumes.", {}),
     ("databricks_role_name", "DatabricksRoleName", "Name of the Databricks job role.",
      _rule(_ROLE.pattern, "1-64 characters of [A-Za-z0-9+=,.@_-]")),
@@ -156,12 +191,29 @@ def _slot_parameters(n: int, default_name: str) -> dict[str, dict[str, Any]]:
     return {f"Subscriber{n}Name": name, **rest}
 
 # %% ../nbs/08_cloudformation.ipynb #b55b2434
+def _api_parameters() -> dict[str, dict[str, Any]]:
+    "The API's parameters that are not spec scalars: the routes, readable buckets, code location and queue visibility."
+    readable = "Bucket {} a submission may reference by s3:// URI; all empty = the landing bucket."
+    routes = IngestionStackSpec.model_fields["api_routes"].default
+    return {"ApiRoutes": {"Type": "CommaDelimitedList", "Default": ",".join(routes),
+                          "Description": "The route overrides a submit may ask for (lower-case names, comma-separated)."},
+            **{f"ApiReadableBucket{k}": {"Type": "String", "Default": "", "Description": readable.format(k),
+                                         **_rule(_optional(_BUCKET_PATTERN), "empty, or a bucket name")}
+               for k in range(1, READABLE_SLOTS + 1)},
+            "LambdaCodeS3Bucket": {"Type": "String", "Default": "", "Description": "Bucket holding the functions' zip "
+                                   "(`idp-kit build`); deploy_cloudformation uploads it."},
+            "LambdaCodeS3Key": {"Type": "String", "Default": "", "Description": "Key of the zip in LambdaCodeS3Bucket."},
+            "CallbackQueueVisibilityTimeout": {"Type": "Number", "Default": CALLBACK_VISIBILITY_FACTOR * 50, "MinValue": 6,
+                                               "MaxValue": 5400, "Description": "6 x CallbacksTimeoutSeconds "
+                                               "(Lambda's advice for an SQS event source)."}}
+
 def render_parameters(slots: int = TEMPLATE_SLOTS, suffix_slots: int = SUFFIX_SLOTS) -> dict[str, dict[str, Any]]:
-    "Every parameter of the template: the spec's scalar fields, the watched suffixes and the subscriber slots."
+    "Every parameter of the template: the spec's scalar fields, the watched suffixes, the API's lists and the subscriber slots."
     out = {name: _parameter(IngestionStackSpec, field, desc, **extra) for field, name, desc, extra in _SCALARS}
     suffix = "Watched key suffix {} (e.g. .pdf); empty = unused. With none, every key under the prefix raises an event."
     out |= {f"WatchedSuffix{k}": {"Type": "String", "Default": "", "Description": suffix.format(k)}
             for k in range(1, suffix_slots + 1)}
+    out |= _api_parameters()
     for n, name in enumerate(_default_names(slots), 1): out |= _slot_parameters(n, name)
     return out
 
@@ -192,12 +244,31 @@ def render_conditions(slots: int = TEMPLATE_SLOTS, suffix_slots: int = SUFFIX_SL
            "HasCompletionTopic": _set("CompletionTopicName"), "HasCallbackQueueName": _set("CompletionCallbackQueueName"),
            "CreateDatabricksCompletionPolicy": _and(_cond("CreateDatabricksRole"), _cond("HasCompletionTopic"))}
     out |= {f"HasWatchedSuffix{k}": _set(f"WatchedSuffix{k}") for k in range(1, suffix_slots + 1)}
+    out |= _api_conditions()
     for n in range(1, slots + 1):
         used = _cond(f"Subscriber{n}Enabled")
         out |= {f"Subscriber{n}Enabled": _set(f"Subscriber{n}Name"),
                 f"Subscriber{n}Filtered": _and(used, _set(f"Subscriber{n}FilterPolicy")),
                 f"Subscriber{n}IsIngest": _and(used, _equals(_ref("IngestSubscriber"), _ref(f"Subscriber{n}Name")))}
     return out
+
+# %% ../nbs/08_cloudformation.ipynb #804a115f
+def _api_conditions() -> dict[str, Any]:
+    "Which of the API's resources and settings the stack has."
+    api, keys = _cond("ApiEnabled"), _cond("UseApiKeys")
+    no_readable = [_not(_cond(f"HasReadableBucket{k}")) for k in range(1, READABLE_SLOTS + 1)]
+    return {"ApiEnabled": _equals(_ref("ApiEnabled"), "true"),
+            "UseApiKeys": _and(api, _equals(_ref("ApiAuth"), "api_key")),
+            "CreateCallbacksFunction": _and(api, _cond("HasCompletionTopic")),
+            "HasApiReservedConcurrency": _set("ApiReservedConcurrency"), "HasLogKms": _set("LogKmsKeyArn"),
+            "HasDatabricksHost": _set("DatabricksHost"), "HasDatabricksToken": _set("DatabricksToken"),
+            "HasDatabricksWarehouse": _set("DatabricksWarehouseId"),
+            **{f"HasReadableBucket{k}": _set(f"ApiReadableBucket{k}") for k in range(1, READABLE_SLOTS + 1)},
+            "HasNoReadableBucket": _and(*no_readable),
+            "CreateApiBucketKmsPolicy": _and(api, _cond("UseBucketKms")),
+            "CreateApiTableKmsPolicy": _and(api, _cond("HasStatusTableKms")),
+            "CreateAuthorizerTableKmsPolicy": _and(keys, _cond("HasStatusTableKms")),
+            "CreateCallbacksTableKmsPolicy": _and(_cond("CreateCallbacksFunction"), _cond("HasStatusTableKms"))}
 
 # %% ../nbs/08_cloudformation.ipynb #826e7a87
 _TABLE_PAIRS = (("StatusTableName", "ApiKeysTableName"), ("StatusTableName", "IdempotencyTableName"),
@@ -224,6 +295,12 @@ def render_rules(slots: int = TEMPLATE_SLOTS) -> dict[str, Any]:
                                                            "CompletionTopicName must not be TopicName")]},
         "CallbackQueueNeedsTheTopic": {"RuleCondition": _set("CompletionCallbackQueueName"), "Assertions": [
             _assert(_set("CompletionTopicName"), "CompletionCallbackQueueName needs a CompletionTopicName")]},
+        "ApiNeedsItsCodeAndSecret": {"RuleCondition": _equals(_ref("ApiEnabled"), "true"), "Assertions": [
+            _assert(_set("ApiSigningSecret"), "ApiSigningSecret (32 or more characters) is required when ApiEnabled is true"),
+            _assert(_and(_set("LambdaCodeS3Bucket"), _set("LambdaCodeS3Key")),
+                    "LambdaCodeS3Bucket and LambdaCodeS3Key must name the functions' zip when ApiEnabled is true")]},
+        "DatabricksTokenNeedsTheHost": {"RuleCondition": _set("DatabricksToken"), "Assertions": [
+            _assert(_set("DatabricksHost"), "DatabricksToken is set but DatabricksHost is not")]},
     }
 
 # %% ../nbs/08_cloudformation.ipynb #b21744ba
@@ -439,14 +516,14 @@ def _callback_named(text: str) -> dict[str, Any]:
     return {"Fn::Sub": [text, {"Name": _CALLBACK_NAME}]}
 
 def _callback_queues() -> dict[str, Any]:
-    "The callback queue and its dead-letter queue (a subscriber's defaults: 300 s, 5 receives, 4 days)."
+    "The callback queue and its dead-letter queue (a subscriber's defaults, 5 receives and 4 days; visible again after 6 x the deliverer's timeout)."
     common = {"SqsManagedSseEnabled": True, "MaximumMessageSize": MAX_MESSAGE_BYTES, "Tags": _tags()}
     skip = _skip(("CKV_AWS_27", "SSE-SQS is on (SqsManagedSseEnabled); the check knows only KmsMasterKeyId"))
     source = _callback_named(f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:{_ACCOUNT}:${{Name}}")
     dlq = {"QueueName": _callback_named("${Name}${DlqSuffix}"), "MessageRetentionPeriod": _ref("DlqMessageRetentionSeconds"),
            "RedriveAllowPolicy": {"redrivePermission": "byQueue", "sourceQueueArns": [source]}, **common}
     d = SubscriberSpec()
-    queue = {"QueueName": _CALLBACK_NAME, "VisibilityTimeout": d.visibility_timeout_seconds,
+    queue = {"QueueName": _CALLBACK_NAME, "VisibilityTimeout": _ref("CallbackQueueVisibilityTimeout"),
              "MessageRetentionPeriod": d.message_retention_seconds, **common,
              "RedrivePolicy": {"deadLetterTargetArn": _att("CallbackDlq", "Arn"), "maxReceiveCount": d.max_receive_count}}
     on = "HasCompletionTopic"
@@ -482,16 +559,22 @@ def _ingest(value: Callable[[int], Any], slots: int) -> Any:
     for n in range(slots, 0, -1): out = _if(f"Subscriber{n}IsIngest", value(n), out)
     return out
 
-def _json_object(items: list[tuple[str, Any]]) -> dict[str, Any]:
-    "A JSON object as text, from CloudFormation string expressions that need no escaping."
+def _json_object(items: list[tuple[str, Any]], tail: Any = "") -> dict[str, Any]:
+    "A JSON object as text, from CloudFormation string expressions that need no escaping; `tail`: more `,\"key\":\"value\"` text."
     parts: list[Any] = []
     for i, (key, value) in enumerate(items): parts += [("{" if i == 0 else ",") + json.dumps(key) + ':"', value, '"']
-    return _join(parts + ["}"])
+    return _join(parts + ([tail] if tail else []) + ["}"])
 
 def _settings(slots: int) -> dict[str, Any]:
-    "The IDP_* settings a deployment needs, as Terraform's `idp_kit_settings` output."
-    name = lambda n: _if(f"Subscriber{n}Enabled", _sub(("" if n == 1 else ",") + f'\\"${{Subscriber{n}Name}}\\"'), "")
-    return _json_object([
+    "The IDP_* settings a deployment needs, as Terraform's `idp_kit_settings` output (with the API's URL when it has one)."
+    url = _if("ApiEnabled", _sub(',"IDP_API_URL":"' + _API_ENDPOINT + '"'), "")
+    return _json_object(_settings_items(slots), url)
+
+def _settings_items(slots: int, in_json: bool = True) -> list[tuple[str, Any]]:
+    "The IDP_* settings every deployment has: name and CloudFormation expression (quotes escaped for a JSON string when `in_json`)."
+    q = '\\"' if in_json else '"'
+    name = lambda n: _if(f"Subscriber{n}Enabled", _sub(("" if n == 1 else ",") + f'{q}${{Subscriber{n}Name}}{q}'), "")
+    return [
         ("IDP_AWS_REGION", _ref("AWS::Region")), ("IDP_BUCKET", _ref("Bucket")),
         ("IDP_WATCHED_PREFIX", _ref("WatchedPrefix")), ("IDP_TOPIC_NAME", _att("Topic", "TopicName")),
         ("IDP_SUBSCRIBER_QUEUES", _join(["[", *[name(n) for n in range(1, slots + 1)], "]"])),
@@ -501,7 +584,8 @@ def _settings(slots: int) -> dict[str, Any]:
         ("IDP_MAX_RECEIVE_COUNT", _ingest(lambda n: _ref(f"Subscriber{n}MaxReceiveCount"), slots)),
         ("IDP_VISIBILITY_TIMEOUT_S", _ingest(lambda n: _ref(f"Subscriber{n}VisibilityTimeout"), slots)),
         ("IDP_API_KEYS_TABLE", _ref("ApiKeysTable")), ("IDP_IDEMPOTENCY_TABLE", _ref("IdempotencyTable")),
-        ("IDP_COMPLETION_TOPIC", _if("HasCompletionTopic", _att("CompletionTopic", "TopicName"), ""))])  # "" = none
+        ("IDP_API_AUTH", _ref("ApiAuth")),
+        ("IDP_COMPLETION_TOPIC", _if("HasCompletionTopic", _att("CompletionTopic", "TopicName"), ""))]  # "" = none
 
 # %% ../nbs/08_cloudformation.ipynb #d531bcb8
 def _slot_outputs(n: int) -> dict[str, Any]:
@@ -533,7 +617,161 @@ def render_outputs(slots: int = TEMPLATE_SLOTS) -> dict[str, Any]:
                   "CompletionCallbackDlqArn": _att("CallbackDlq", "Arn")}
     out |= {k: {"Condition": "HasCompletionTopic", "Value": v} for k, v in completion.items()}
     for n in range(1, slots + 1): out |= _slot_outputs(n)
+    return out | _api_outputs()
+
+def _api_outputs() -> dict[str, Any]:
+    "The HTTP API's URL and id, and per function its name, ARN, role and log group (Terraform's `lambda_functions`)."
+    out = {"ApiUrl": {"Condition": "ApiEnabled", "Value": _sub(_API_ENDPOINT + "/"),
+                      "Description": "The API's invoke URL (its $default stage; IDP_API_URL)."},
+           "ApiId": {"Condition": "ApiEnabled", "Value": _ref("HttpApi"), "Description": "The HTTP API's id."}}
+    for logical, on, _, _ in _LAMBDAS.values():
+        out |= {f"{logical}{k}": {"Condition": on, "Value": v} for k, v in (
+            ("Name", _ref(logical)), ("Arn", _att(logical, "Arn")), ("RoleArn", _att(f"{logical}Role", "Arn")),
+            ("LogGroup", _ref(f"{logical}LogGroup")))}
     return out
+
+# %% ../nbs/08_cloudformation.ipynb #e5eadbbf
+_LAMBDAS = {"api": ("ApiFunction", "ApiEnabled", "${ApiName}", _ref("ApiTimeoutSeconds")),
+              "authorizer": ("AuthorizerFunction", "UseApiKeys", "${ApiName}-authorizer", AUTHORIZER_TIMEOUT_S),
+              "callbacks": ("CallbacksFunction", "CreateCallbacksFunction", "${ApiName}-callbacks", _ref("CallbacksTimeoutSeconds"))}
+_FUNCTION_SKIPS = (
+    ("CKV_AWS_116", "No asynchronous invocations: API Gateway invokes synchronously and the SQS event source retries and "
+                    "dead-letters through the callback queue's own DLQ."),
+    ("CKV_AWS_117", "The functions call AWS APIs, Databricks and callers' callback URLs over the internet; a VPC is the "
+                    "caller's network design, not this template's."),
+    ("CKV_AWS_173", "The environment holds no secret beyond ApiSigningSecret and DatabricksToken, which AWS encrypts at rest "
+                    "with its own key; the hardening step is Secrets Manager (docs/deploying.md), not a second key."),
+)
+_UNRESERVED = ("CKV_AWS_115", "Concurrency is capped where it matters: ApiReservedConcurrency on the API function; the "
+                              "authorizer and the deliverer follow it.")
+
+_API_ENDPOINT = "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"  # the $default stage serves here: the API's
+                                                                              # ApiEndpoint, spelt out (moto cannot GetAtt it)
+_NO_CODE_WITHOUT_API = {"cfn-lint": {"config": {"ignore_checks": ["W1030"]}}}  # the code parameters default to '' only
+                                                                             # for stacks without the API (a rule requires them)
+
+def _lambda_environment(slots: int, function: str) -> dict[str, Any]:
+    "The function's environment variables: the stack's settings, the API's, and the secrets it needs."
+    routes = _join(['["', {"Fn::Join": ['","', _ref("ApiRoutes")]}, '"]'])
+    env = dict(_settings_items(slots, in_json=False)) | {
+        "IDP_API_URL": _sub(_API_ENDPOINT), "IDP_API_UPLOAD_PREFIX": _ref("ApiUploadPrefix"), "IDP_API_ROUTES": routes,
+        "IDP_API_RATE_PER_MINUTE": _ref("ApiRatePerMinute"), "IDP_MAX_DOCUMENT_BYTES": _ref("ApiMaxDocumentBytes"),
+        "IDP_DELTA_SCHEMA": _ref("DeltaSchema"),
+        "IDP_DATABRICKS_WAREHOUSE_ID": _if("HasDatabricksWarehouse", _ref("DatabricksWarehouseId"))}
+    if function in ("api", "callbacks"): env["IDP_API_SIGNING_SECRET"] = _ref("ApiSigningSecret")
+    if function == "callbacks": env["IDP_COMPLETION_TOPIC"] = _att("CompletionTopic", "TopicName")  # it has one: no If
+    if function == "api":
+        env |= {"DATABRICKS_HOST": _if("HasDatabricksHost", _ref("DatabricksHost")),
+                "DATABRICKS_TOKEN": _if("HasDatabricksToken", _ref("DatabricksToken"))}
+    return env
+
+def _lambda_policies(function: str, logical: str, on: str) -> dict[str, Any]:
+    "The role's policies: the function's own, its log policy, and the KMS ones (each only with its key)."
+    table = lambda name: f"${{{name}.Arn}}"
+    own = {"api": lambda: _cfn_policy("api_function", {
+               "status_table_arn": table("StatusTable"), "idempotency_table_arn": table("IdempotencyTable"),
+               "api_keys_table_arn": table("ApiKeysTable"),
+               "ingest_queue_arn": f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:{_ACCOUNT}:${{IngestSubscriber}}",
+               "upload_object_arns": _BUCKET_ARN + "/${WatchedPrefix}${ApiUploadPrefix}*"},
+               lists={"readable_object_arns": [
+                   *(_if(f"HasReadableBucket{k}", _sub(f"arn:${{AWS::Partition}}:s3:::${{ApiReadableBucket{k}}}/*"))
+                     for k in range(1, READABLE_SLOTS + 1)), _if("HasNoReadableBucket", _sub(_BUCKET_ARN + "/*"))]}),
+           "authorizer": lambda: _cfn_policy("authorizer_function", {"api_keys_table_arn": table("ApiKeysTable")}),
+           "callbacks": lambda: _cfn_policy("callbacks_function", {"status_table_arn": table("StatusTable"),
+                                                                   "callback_queue_arn": table("CallbackQueue")})}[function]()
+    name = _LAMBDAS[function][2]
+    logs = _cfn_policy("lambda_logs", {"log_group_arn": f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:{_ACCOUNT}:log-group:/aws/lambda/{name}"})
+    table_kms = _cfn_policy("lambda_table_kms", {"kms_key_arn": "${StatusTableKmsKeyArn}", "region": "${AWS::Region}"})
+    role = [_ref(f"{logical}Role")]
+    policy = lambda pname, doc, cond: {"Type": "AWS::IAM::Policy", "Condition": cond,
+                                       "Properties": {"PolicyName": pname, "Roles": role, "PolicyDocument": doc}}
+    out = {f"{logical}Policy": policy(f"idp-kit-{function}-function", own, on),
+           f"{logical}LogsPolicy": policy(f"idp-kit-{function}-logs", logs, on),
+           f"{logical}TableKmsPolicy": policy(f"idp-kit-{function}-table-kms", table_kms, f"Create{function.capitalize()}TableKmsPolicy")}
+    if function == "api":
+        kms = _cfn_policy("lambda_bucket_kms", {"kms_key_arn": "${BucketKmsKeyArn}", "region": "${AWS::Region}"})
+        out["ApiFunctionBucketKmsPolicy"] = policy("idp-kit-api-bucket-kms", kms, "CreateApiBucketKmsPolicy")
+    return out
+
+def _lambda_trust() -> dict[str, Any]:
+    "Lambda, for this account only, assumes the function's role."
+    return _policy_doc({"Sid": "LambdaAssumesTheRole", "Effect": "Allow", "Action": "sts:AssumeRole",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Condition": {"StringEquals": {"aws:SourceAccount": _sub(_ACCOUNT)}}})
+
+def _lambda_function(slots: int, function: str) -> dict[str, Any]:
+    "One function, its role, policies and log group."
+    logical, on, name, timeout = _LAMBDAS[function]
+    handler = LAMBDA_HANDLERS[function]
+    group = {"LogGroupName": _sub(f"/aws/lambda/{name}"), "RetentionInDays": _ref("LogRetentionDays"),
+             "KmsKeyId": _if("HasLogKms", _ref("LogKmsKeyArn")), "Tags": _tags()}
+    role = {"RoleName": _sub(name), "Description": _sub(f"Assumed by the idp_kit Lambda function {name} ({handler})."),
+            "AssumeRolePolicyDocument": _lambda_trust(), "Tags": _tags()}
+    props = {"FunctionName": _sub(name), "Description": f"idp_kit {function}: {handler}", "Role": _att(f"{logical}Role", "Arn"),
+             "Runtime": LAMBDA_RUNTIME, "Architectures": [_ref("LambdaArchitecture")], "Handler": handler,
+             "Code": {"S3Bucket": _ref("LambdaCodeS3Bucket"), "S3Key": _ref("LambdaCodeS3Key")},
+             "MemorySize": _ref("LambdaMemoryMb"), "Timeout": timeout,
+             "Environment": {"Variables": _lambda_environment(slots, function)},
+             "LoggingConfig": {"LogFormat": "Text", "LogGroup": _ref(f"{logical}LogGroup")}, "Tags": _tags()}
+    if function == "api": props["ReservedConcurrentExecutions"] = _if("HasApiReservedConcurrency", _ref("ApiReservedConcurrency"))
+    return {f"{logical}Role": {"Type": "AWS::IAM::Role", "Condition": on, "Properties": role},
+            **_lambda_policies(function, logical, on),
+            f"{logical}LogGroup": {"Type": "AWS::Logs::LogGroup", "Condition": on, "Properties": group},
+            logical: {"Type": "AWS::Lambda::Function", "Condition": on, "DependsOn": f"{logical}LogsPolicy",
+                      "Metadata": _skip(*_FUNCTION_SKIPS, *(() if function == "api" else (_UNRESERVED,))) | _NO_CODE_WITHOUT_API,
+                      "Properties": props}}
+
+# %% ../nbs/08_cloudformation.ipynb #0c0e3f03
+def _invoke_arn(logical: str) -> dict[str, Any]:
+    "The ARN API Gateway invokes function `logical` by (Terraform's `invoke_arn`)."
+    return _sub(f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{logical}.Arn}}/invocations")
+
+_EXECUTE_API = f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:{_ACCOUNT}:${{HttpApi}}"
+
+def _http_api() -> dict[str, Any]:
+    "The HTTP API, its integration, authorizer, routes, stage and access log, and the permissions to invoke the functions."
+    on, keys, tags = "ApiEnabled", "UseApiKeys", {k: v for k, v in BASE_TAGS.items()}
+    target = _sub("integrations/${ApiIntegration}")
+    integration = {"ApiId": _ref("HttpApi"), "IntegrationType": "AWS_PROXY", "IntegrationMethod": "POST",
+                   "IntegrationUri": _invoke_arn("ApiFunction"), "PayloadFormatVersion": "2.0", "TimeoutInMillis": 30000}
+    authorizer = {"ApiId": _ref("HttpApi"), "Name": _sub("${ApiName}-api-key"), "AuthorizerType": "REQUEST",
+                  "AuthorizerUri": _invoke_arn("AuthorizerFunction"), "AuthorizerPayloadFormatVersion": "2.0",
+                  "EnableSimpleResponses": True, "IdentitySource": [API_KEY_IDENTITY_SOURCE],
+                  "AuthorizerResultTtlInSeconds": AUTHORIZER_RESULT_TTL_S}
+    proxy = {"ApiId": _ref("HttpApi"), "RouteKey": PROXY_ROUTE, "Target": target,
+             "AuthorizationType": _if(keys, "CUSTOM", "AWS_IAM"), "AuthorizerId": _if(keys, _ref("ApiKeyAuthorizer"))}
+    openapi = {"ApiId": _ref("HttpApi"), "RouteKey": OPENAPI_ROUTE, "Target": target, "AuthorizationType": "NONE"}
+    access = {"LogGroupName": _sub("/aws/apigateway/${ApiName}"), "RetentionInDays": _ref("LogRetentionDays"),
+              "KmsKeyId": _if("HasLogKms", _ref("LogKmsKeyArn")), "Tags": _tags()}
+    stage = {"ApiId": _ref("HttpApi"), "StageName": "$default", "AutoDeploy": True,
+             "DefaultRouteSettings": {"ThrottlingBurstLimit": _ref("ApiThrottlingBurstLimit"),
+                                      "ThrottlingRateLimit": _ref("ApiThrottlingRateLimit")},
+             "AccessLogSettings": {"DestinationArn": _att("ApiAccessLogGroup", "Arn"),
+                                   "Format": json.dumps(ACCESS_LOG_FORMAT, sort_keys=True, separators=(",", ":"))},
+             "Tags": tags}
+    invoke = lambda fn, source: {"FunctionName": _ref(fn), "Action": "lambda:InvokeFunction",
+                                 "Principal": "apigateway.amazonaws.com", "SourceArn": _sub(source)}
+    return {"HttpApi": {"Type": "AWS::ApiGatewayV2::Api", "Condition": on, "Properties": {
+                "Name": _ref("ApiName"), "Description": "idp_kit Document Processing API", "ProtocolType": "HTTP", "Tags": tags}},
+            "ApiIntegration": {"Type": "AWS::ApiGatewayV2::Integration", "Condition": on, "Properties": integration},
+            "ApiKeyAuthorizer": {"Type": "AWS::ApiGatewayV2::Authorizer", "Condition": keys, "Properties": authorizer},
+            "ProxyRoute": {"Type": "AWS::ApiGatewayV2::Route", "Condition": on, "Properties": proxy},
+            "OpenApiRoute": {"Type": "AWS::ApiGatewayV2::Route", "Condition": on, "Properties": openapi},
+            "ApiAccessLogGroup": {"Type": "AWS::Logs::LogGroup", "Condition": on, "Properties": access},
+            "ApiStage": {"Type": "AWS::ApiGatewayV2::Stage", "Condition": on, "Properties": stage},
+            "ApiPermission": {"Type": "AWS::Lambda::Permission", "Condition": on,
+                              "Properties": invoke("ApiFunction", f"{_EXECUTE_API}/*/*")},
+            "AuthorizerPermission": {"Type": "AWS::Lambda::Permission", "Condition": keys,
+                                     "Properties": invoke("AuthorizerFunction", f"{_EXECUTE_API}/authorizers/${{ApiKeyAuthorizer}}")}}
+
+def _api(slots: int) -> dict[str, Any]:
+    "Everything of the API's compute: the three functions, the HTTP API, the callback queue's event source."
+    mapping = {"EventSourceArn": _att("CallbackQueue", "Arn"), "FunctionName": _ref("CallbacksFunction"),
+               "BatchSize": _ref("CallbacksBatchSize"), "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+    functions = {k: v for f in _LAMBDAS for k, v in _lambda_function(slots, f).items()}
+    return {**functions, **_http_api(),
+            "CallbacksEventSource": {"Type": "AWS::Lambda::EventSourceMapping", "Condition": "CreateCallbacksFunction",
+                                     "DependsOn": "CallbacksFunctionPolicy", "Properties": mapping}}
 
 # %% ../nbs/08_cloudformation.ipynb #d47b18e4
 def _interface(parameters: dict[str, Any], slots: int) -> dict[str, Any]:
@@ -548,7 +786,10 @@ def _interface(parameters: dict[str, Any], slots: int) -> dict[str, Any]:
               "Status table": starting("StatusTable"),
               "Document Processing API": ["ApiKeysTableName", "IdempotencyTableName", "CompletionTopicName",
                                           "CompletionCallbackQueueName"],
-              "Databricks job role": starting("CreateDatabricks", "Databricks"),
+              "API functions and HTTP API": [p for p in parameters if p.startswith(("Api", "Lambda", "Callback", "Log"))
+                                             and p not in ("ApiKeysTableName",)] + ["DatabricksHost", "DatabricksToken",
+                                                                                    "DatabricksWarehouseId", "DeltaSchema"],
+              "Databricks job role": ["CreateDatabricksRole", "DatabricksRoleName", "DatabricksPrincipalArn", "DatabricksExternalId"],
               "Alarms": ["AlarmTopicArn", "DlqDepthAlarmThreshold", "OldestMessageAlarmSeconds"]}
     return {"AWS::CloudFormation::Interface": {"ParameterGroups": [{"Label": {"default": g}, "Parameters": ps}
                                                                    for g, ps in groups.items()]}}
@@ -561,11 +802,12 @@ def render_template(slots: int = TEMPLATE_SLOTS,  # subscriber slots
     resources = {"Bucket": _bucket(suffix_slots), "BucketPolicy": _bucket_policy(),
                  "Topic": _topic(), "TopicPolicy": _topic_policy()}
     for n in range(1, slots + 1): resources |= _queues(n) | _delivery(n) | _alarms(n)
-    resources |= {**_tables(), **_completion(), **_role(slots)}
+    resources |= {**_tables(), **_completion(), **_role(slots), **_api(slots)}
     return {"AWSTemplateFormatVersion": "2010-09-09",
             "Description": "idp_kit ingestion path: S3 bucket -> SNS topic -> SQS subscriber queues (with DLQs and "
                            "alarms), the DynamoDB status, API keys and idempotency tables, the completion topic with "
-                           "its callback queue, and the Databricks job role.",
+                           "its callback queue, the Databricks job role, and the Document Processing API's Lambda "
+                           "functions and HTTP API.",
             "Metadata": _interface(parameters, slots), "Parameters": parameters, "Rules": render_rules(slots),
             "Conditions": render_conditions(slots, suffix_slots), "Resources": resources,
             "Outputs": render_outputs(slots)}
@@ -660,17 +902,28 @@ def _slot_values(n: int, name: str, sub: SubscriberSpec) -> dict[str, str]:
     return {f"Subscriber{n}Name": name, f"Subscriber{n}FilterPolicy": policy,
             **{f"Subscriber{n}{p}": _text(getattr(sub, f)) for f, p, _ in _SLOT_FIELDS if f != "filter_policy"}}
 
+def _api_values(spec: IngestionStackSpec, lambda_code: tuple[str, str] | None) -> dict[str, str]:
+    "The API's parameters that are not spec scalars: routes, readable bucket slots, the zip's location, the queue's visibility."
+    readable = list(spec.api_readable_buckets) + [""] * READABLE_SLOTS
+    bucket, key = lambda_code or ("", "")
+    return {"ApiRoutes": ",".join(spec.api_routes), **{f"ApiReadableBucket{k}": readable[k - 1] for k in range(1, READABLE_SLOTS + 1)},
+            "LambdaCodeS3Bucket": bucket, "LambdaCodeS3Key": key,
+            "CallbackQueueVisibilityTimeout": str(CALLBACK_VISIBILITY_FACTOR * spec.callbacks_timeout_seconds)}
+
 def parameters_for(spec: IngestionStackSpec,  # the stack to deploy
                    slots: int = TEMPLATE_SLOTS, suffix_slots: int = SUFFIX_SLOTS,  # as the template was rendered
+                   lambda_code: tuple[str, str] | None = None,  # (bucket, key) of the functions' zip in S3
                   ) -> dict[str, str]:
     "The template's parameter values for `spec`."
-    for what, room in (("sqs_subscribers", slots), ("watched_suffixes", suffix_slots)):
+    for what, room in (("sqs_subscribers", slots), ("watched_suffixes", suffix_slots), ("api_readable_buckets", READABLE_SLOTS)):
         if (have := len(getattr(spec, what))) > room:
             raise ValueError(f"the spec has {have} {what} but the template has {room} slots for them: "
                              "render a larger template with render_template(slots=..., suffix_slots=...)")
-    out = {name: _text(getattr(spec, field)) for field, name, _, _ in _SCALARS}
+    reveal = lambda v: v.get_secret_value() if isinstance(v, SecretStr) else v
+    out = {name: _text(reveal(getattr(spec, field))) for field, name, _, _ in _SCALARS}
     suffixes = list(spec.watched_suffixes) + [""] * suffix_slots
     out |= {f"WatchedSuffix{k}": suffixes[k - 1] for k in range(1, suffix_slots + 1)}
+    out |= _api_values(spec, lambda_code)
     subs = list(spec.sqs_subscribers.items())
     for n in range(1, slots + 1):
         out |= _slot_values(n, *subs[n - 1]) if n <= len(subs) else {f"Subscriber{n}Name": ""}
@@ -689,7 +942,9 @@ class _Resolver:
     def ref(self, name: str) -> Any:
         if name == "AWS::NoValue": return _NO_VALUE
         if name in self.pseudo: return self.pseudo[name]
-        return self.parameters[name] if name in self.parameters else self.attr(name, "Ref")
+        if name not in self.parameters: return self.attr(name, "Ref")
+        listed = self.template.get("Parameters", {}).get(name, {}).get("Type") == "CommaDelimitedList"
+        return self.parameters[name].split(",") if listed else self.parameters[name]
 
     def condition(self, name: str) -> bool:
         if name not in self.conditions: self.conditions[name] = self.truth(self.template["Conditions"][name])
@@ -820,12 +1075,21 @@ MOTO_CFN_GAPS: dict[str, tuple[str, ...]] = {  # resource type -> what moto 5.2.
     "AWS::CloudWatch::Alarm": (WHOLE_RESOURCE,),
     "AWS::S3::Bucket": ("VersioningConfiguration", "PublicAccessBlockConfiguration", "LifecycleConfiguration",
                         "NotificationConfiguration"),  # last: saving it sends s3:TestEvent through the subscriptions
+    "AWS::Lambda::Function": ("LoggingConfig",),  # moto's Lambda has no logging configuration at all
+    "AWS::Lambda::Permission": (WHOLE_RESOURCE,),  # stored as a raw statement, without its condition
+    **{f"AWS::ApiGatewayV2::{kind}": (WHOLE_RESOURCE,) for kind in ("Api", "Integration", "Authorizer", "Route", "Stage")},
 }
+_NO_HTTP_API = ("moto's CloudFormation has no ApiGatewayV2 model: the HTTP API is rehearsed on moto through Terraform "
+                "(tests/test_terraform_deploy.py), and locally `idp-kit serve` serves the API")
 MOTO_NOT_FILLED: dict[tuple[str, str], str] = {  # gaps the kit leaves, and why
     ("AWS::S3::BucketPolicy", WHOLE_RESOURCE): "moto's S3 would refuse every PutObject: it treats the condition it "
                                                "cannot evaluate (aws:SecureTransport) as a denial",
     ("AWS::DynamoDB::Table", "SSESpecification"): "moto's UpdateTable ignores SSESpecification: the table stays "
                                                    "unencrypted on moto",
+    ("AWS::Lambda::Function", "LoggingConfig"): "moto's Lambda has no logging configuration; the template's group is "
+                                                "/aws/lambda/<name>, the one a function logs to by default",
+    ("AWS::Lambda::Permission", WHOLE_RESOURCE): "its SourceArn names the HTTP API, which moto does not make",
+    **{(f"AWS::ApiGatewayV2::{kind}", WHOLE_RESOURCE): _NO_HTTP_API for kind in ("Api", "Integration", "Authorizer", "Route", "Stage")},
 }
 MOTO_STACK_GAPS = ("parameter constraints", "Rules", "stack tags on resources")  # moto enforces none of these
 
@@ -1014,6 +1278,14 @@ def _set_ttl(c: _Clients, t: _Target) -> None:
 def _alarm_exists(c: _Clients, t: _Target) -> bool:
     return bool(c("cloudwatch").describe_alarms(AlarmNames=[t.props["AlarmName"]])["MetricAlarms"])
 
+def _made(c: _Clients, t: _Target) -> bool:
+    "True if moto made the resource (it lists a physical id)."
+    return t.physical_id is not None
+
+def _logging_holds(c: _Clients, t: _Target) -> bool:
+    got = c("lambda").get_function(FunctionName=t.physical_id)["Configuration"].get("LoggingConfig") or {}
+    return got.get("LogGroup") == t.props["LoggingConfig"]["LogGroup"]
+
 _GAPS: dict[tuple[str, str], _Gap] = {
     **{("AWS::S3::Bucket", prop): gap for prop, gap in _BUCKET_GAPS.items()},
     ("AWS::S3::BucketPolicy", WHOLE_RESOURCE): _Gap(_bucket_policy_holds, None),
@@ -1030,6 +1302,10 @@ _GAPS: dict[tuple[str, str], _Gap] = {
     ("AWS::CloudWatch::Alarm", WHOLE_RESOURCE): _Gap(
         _alarm_exists, lambda c, t: c("cloudwatch").put_metric_alarm(**_alarm_api(t.props)),
         lambda c, t: c("cloudwatch").delete_alarms(AlarmNames=[t.props["AlarmName"]])),
+    ("AWS::Lambda::Function", "LoggingConfig"): _Gap(_logging_holds, None),
+    ("AWS::Lambda::Permission", WHOLE_RESOURCE): _Gap(_made, None),
+    **{(f"AWS::ApiGatewayV2::{kind}", WHOLE_RESOURCE): _Gap(_made, None)
+       for kind in ("Api", "Integration", "Authorizer", "Route", "Stage")},
 }
 
 # %% ../nbs/08_cloudformation.ipynb #d74cff0a
@@ -1044,6 +1320,10 @@ def _attribute(c: _Clients, kind: str, physical_id: str, attribute: str, partiti
     if kind == "AWS::S3::Bucket": return f"arn:{partition}:s3:::{physical_id}"
     if kind == "AWS::DynamoDB::Table": return c("dynamodb").describe_table(TableName=physical_id)["Table"]["TableArn"]
     if kind == "AWS::IAM::Role": return c("iam").get_role(RoleName=physical_id)["Role"]["Arn"]
+    if kind == "AWS::Lambda::Function": return c("lambda").get_function(FunctionName=physical_id)["Configuration"]["FunctionArn"]
+    if kind == "AWS::Logs::LogGroup":
+        return next(g["arn"] for g in c("logs").describe_log_groups(logGroupNamePrefix=physical_id)["logGroups"]
+                    if g["logGroupName"] == physical_id)
     raise ValueError(f"attribute {attribute} of {kind} is not known to the kit")
 
 def _physical_ids(c: _Clients, stack_name: str) -> dict[str, str]:
@@ -1125,6 +1405,22 @@ def stage_template(c: _Clients, text: str, stack_name: str, bucket: str | None =
     c("s3").put_object(Bucket=bucket, Key=key, Body=text.encode(), ContentType="application/x-yaml")
     return template_url(bucket, key, c.settings.aws_region)
 
+def stage_lambda_zip(c: _Clients, spec: IngestionStackSpec, stack_name: str, bucket: str | None = None) -> tuple[str, str]:
+    "Upload the spec's Lambda zip to `bucket` (default: the deployment bucket) under its SHA-256; (bucket, key)."
+    path = Path(spec.lambda_zip_path)
+    if not path.is_file():
+        raise ValueError(f"lambda_zip_path {str(path)!r} is not a file: run `idp-kit build` (it writes dist/idp_kit_lambda.zip) "
+                         "and set lambda_zip_path to it, or set api_enabled to false")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data)
+    if spec.lambda_zip_base64sha256 and spec.lambda_zip_base64sha256 != base64.b64encode(digest.digest()).decode():
+        raise ValueError(f"{path} is not the zip lambda_zip_base64sha256 names: rebuild it, or update the hash from dist/manifest.json")
+    bucket = bucket or template_bucket_name(c("sts").get_caller_identity()["Account"], c.settings.aws_region)
+    _ensure_template_bucket(c, bucket)
+    key = f"{stack_name}/idp_kit_lambda-{digest.hexdigest()}.zip"
+    c("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/zip")
+    return bucket, key
+
 def template_source(c: _Clients, text: str, stack_name: str, bucket: str | None = None) -> dict[str, str]:
     "`TemplateBody` for a template CloudFormation takes inline, else `TemplateURL` of the staged copy."
     size = len(text.encode())
@@ -1203,8 +1499,10 @@ def deploy_cloudformation(spec: IngestionStackSpec,  # the stack to deploy
                           template_bucket: str | None = None,  # where a large template is staged; default: the kit's
                          ) -> StackDeployment:
     "Create the stack for `spec` from the template, wait for it, and fill in what moto's CloudFormation skipped."
-    parameters, c = parameters_for(spec), _Clients(session, endpoint_url, region)
-    check_parameters(render_template(), parameters)
+    c, pending = _Clients(session, endpoint_url, region), ("pending", "pending") if spec.api_enabled else None
+    check_parameters(render_template(), parameters_for(spec, lambda_code=pending))  # before anything is uploaded
+    code = stage_lambda_zip(c, spec, stack_name, template_bucket) if spec.api_enabled else None
+    parameters = parameters_for(spec, lambda_code=code)
     source = template_source(c, TEMPLATE_PATH.read_text(), stack_name, template_bucket)
     c("cloudformation").create_stack(
         StackName=stack_name, **source, Capabilities=["CAPABILITY_NAMED_IAM"],

@@ -5,8 +5,6 @@
 # %% ../nbs/68_completion_callbacks.ipynb #0c6790a4
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import ipaddress
 import itertools
@@ -28,71 +26,24 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 import idp_kit
+from .callback_signing import DELIVERY_HEADER, SIGNATURE_HEADER, callback_secret, sign
 from .document_service import links
 from .document_status import FINISHED, ProcessingStatus, StatusRecord, StatusStore
 from .infra_spec import callback_queue_name, spec_from_settings
 from .settings import AwsClients, Settings
 
 # %% auto #0
-__all__ = ['log', 'CALLBACK_KEY_CONTEXT', 'SIGNATURE_HEADER', 'DELIVERY_HEADER', 'USER_AGENT', 'DEFAULT_TOLERANCE_S',
-           'COMPLETION_TYPE', 'COMPLETION_VERSION', 'LOOPBACK_HOSTS', 'IpAddress', 'SQS_MAX_VISIBILITY_S',
-           'LOCAL_POLICY', 'MAX_ANSWER_BYTES', 'MIN_SECRET_CHARS', 'processor', 'LOOP_BATCHES', 'callback_secret',
-           'sign', 'SignatureError', 'verify_signature', 'MalformedCompletion', 'NewerCompletion', 'CompletionMessage',
-           'parse_completion', 'callback_payload', 'callback_headers', 'UnsafeCallbackUrl', 'check_callback_url',
-           'address_problem', 'safe_addresses', 'DeliveryPolicy', 'backoff_s', 'DeliveryOutcome', 'classify',
-           'HttpAnswer', 'post_callback', 'QueuedCallback', 'Delivery', 'CallbackDeliverer', 'skip_reason', 'deliverer',
-           'use_deliverer', 'RetryLater', 'record_handler', 'handler', 'callback_queue', 'DeliveryReport',
-           'deliver_pending', 'run_callback_loop']
+__all__ = ['log', 'USER_AGENT', 'COMPLETION_TYPE', 'COMPLETION_VERSION', 'LOOPBACK_HOSTS', 'IpAddress', 'SQS_MAX_VISIBILITY_S',
+           'LOCAL_POLICY', 'MAX_ANSWER_BYTES', 'MIN_SECRET_CHARS', 'processor', 'LOOP_BATCHES', 'MalformedCompletion',
+           'NewerCompletion', 'CompletionMessage', 'parse_completion', 'callback_payload', 'callback_headers',
+           'UnsafeCallbackUrl', 'check_callback_url', 'address_problem', 'safe_addresses', 'DeliveryPolicy',
+           'backoff_s', 'DeliveryOutcome', 'classify', 'HttpAnswer', 'post_callback', 'QueuedCallback', 'Delivery',
+           'CallbackDeliverer', 'skip_reason', 'deliverer', 'use_deliverer', 'RetryLater', 'record_handler', 'handler',
+           'callback_queue', 'DeliveryReport', 'deliver_pending', 'run_callback_loop']
 
-# %% ../nbs/68_completion_callbacks.ipynb #94cc9a1b
+# %% ../nbs/68_completion_callbacks.ipynb #f517a5bb
 log = logging.getLogger(__name__)
-
-CALLBACK_KEY_CONTEXT = b"idp-kit callbacks v1"  # what makes a callback secret distinct from other uses of the secret
-SIGNATURE_HEADER, DELIVERY_HEADER = "Idp-Signature", "Idp-Delivery-Id"
 USER_AGENT = f"idp-kit-callbacks/{idp_kit.__version__}"
-DEFAULT_TOLERANCE_S = 300  # how old (or how far in the future) a signed timestamp a receiver accepts
-
-def callback_secret(signing_secret: str,  # the deployment's `api_signing_secret`
-                    owner: str,  # the caller the callbacks go to
-                   ) -> str:
-    "The secret `owner` verifies callbacks with: 64 hex characters."
-    msg = CALLBACK_KEY_CONTEXT + b"\x00" + owner.encode("utf-8")
-    return hmac.new(signing_secret.encode("utf-8"), msg, hashlib.sha256).hexdigest()
-
-def sign(secret: str,  # the receiver's callback secret
-         body: bytes,  # the exact bytes sent
-         t: int,  # unix seconds, when the call is made
-        ) -> str:
-    "The `Idp-Signature` header value for `body` sent at `t`."
-    mac = hmac.new(secret.encode("utf-8"), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
-
-# %% ../nbs/68_completion_callbacks.ipynb #ad896c98
-class SignatureError(ValueError):
-    "A callback whose signature does not verify: answer 400 (or 401) and do not act on it."
-
-def _signature_parts(header: str) -> tuple[int, list[str]]:
-    "The timestamp and the `v1` signatures of an `Idp-Signature` header."
-    pairs = [p.strip().partition("=") for p in (header or "").split(",")]
-    stamps, macs = [v for k, _, v in pairs if k == "t"], [v for k, _, v in pairs if k == "v1"]
-    if len(stamps) != 1 or not stamps[0].isdigit() or not macs:
-        raise SignatureError(f"the {SIGNATURE_HEADER} header must read t=<unix seconds>,v1=<hex>, got {header[:100]!r}")
-    return int(stamps[0]), macs
-
-def verify_signature(secret: str,  # your callback secret (`callback_secret` of your owner name)
-                     header: str,  # the `Idp-Signature` header as received
-                     body: bytes,  # the raw request body, before any JSON parsing
-                     tolerance_s: int = DEFAULT_TOLERANCE_S,  # the oldest (and most future) timestamp accepted
-                     now: float | None = None,  # the receiver's clock; default `time.time()`
-                    ) -> int:
-    "The signed timestamp, if `header` signs `body` with `secret` within the tolerance; raises `SignatureError`."
-    t, macs = _signature_parts(header)
-    expected = sign(secret, body, t).partition(",v1=")[2]
-    if not any(hmac.compare_digest(expected, m) for m in macs):
-        raise SignatureError("the signature does not match: check the secret, and verify the raw body")
-    if abs((time.time() if now is None else now) - t) > tolerance_s:
-        raise SignatureError(f"the timestamp {t} is more than {tolerance_s} s from now: a replay, or a skewed clock")
-    return t
 
 # %% ../nbs/68_completion_callbacks.ipynb #f201193e
 COMPLETION_TYPE, COMPLETION_VERSION = "idp_kit.document_finished", 1  # what this deliverer understands

@@ -22,7 +22,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 import idp_kit
-from .api_contract import (API_PREFIX, MAX_BODY_BYTES, PROBLEM_CONTENT_TYPE, ApiError, DocumentList, DocumentView,
+from .api_contract import (API_PREFIX, MAX_BODY_BYTES, PROBLEM_CONTENT_TYPE, ApiError, CallbackSecret, DocumentList,
+                                  DocumentView,
                                   FieldProblem, Problem, ProblemType, ResultPage, RevisionList, SubmitRequest)
 from .document_service import DocumentService
 from .document_status import ProcessingStatus
@@ -33,7 +34,7 @@ from .settings import AwsClients, Settings
 __all__ = ['log', 'IDEMPOTENCY_TTL_S', 'app', 'DocumentId', 'PageToken', 'OPENAPI_PATH', 'ApiRuntime', 'runtime', 'use_runtime',
            'caller_of', 'problem_response', 'validation_problems', 'SubmitCommand', 'submit_once', 'submit_document',
            'list_documents', 'get_document', 'get_result', 'get_revisions', 'reprocess_document', 'delete_document',
-           'openapi_document', 'get_openapi', 'allowed_methods', 'preflight', 'handler']
+           'get_callback_secret', 'openapi_document', 'get_openapi', 'allowed_methods', 'preflight', 'handler']
 
 # %% ../nbs/66_document_processing_api.ipynb #901fc07b
 log = logging.getLogger(__name__)
@@ -183,7 +184,13 @@ def reprocess_document(document_id: DocumentId) -> Response[DocumentView]:
 def delete_document(document_id: DocumentId) -> DocumentView:
     return runtime().service.delete(_caller(), document_id)
 
-# %% ../nbs/66_document_processing_api.ipynb #92851a2c
+# %% ../nbs/66_document_processing_api.ipynb #e13c8ae7
+@app.get(f"{API_PREFIX}/callbacks/secret", summary="The secret your completion callbacks are signed with", tags=["callbacks"],
+         responses=_ok(CallbackSecret) | _problems(*_COMMON))
+def get_callback_secret() -> CallbackSecret:
+    return runtime().service.callback_secret(_caller())
+
+# %% ../nbs/66_document_processing_api.ipynb #756ba720
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
 
 def openapi_document() -> dict[str, Any]:
@@ -197,7 +204,7 @@ def openapi_document() -> dict[str, Any]:
 def get_openapi() -> Response[dict]:
     return Response(status_code=200, content_type="application/json", body=openapi_document())
 
-# %% ../nbs/66_document_processing_api.ipynb #e8f5a8d9
+# %% ../nbs/66_document_processing_api.ipynb #b210b1bd
 def _request_id() -> str | None:
     return (app.current_event.raw_event.get("requestContext") or {}).get("requestId")
 
@@ -234,7 +241,7 @@ def _unexpected(e: Exception) -> Response:
     log.exception("unexpected error")
     return _api_error(ApiError(ProblemType.internal_error, f"unexpected error; quote request id {_request_id()} to the operator"))
 
-# %% ../nbs/66_document_processing_api.ipynb #c6283208
+# %% ../nbs/66_document_processing_api.ipynb #2d4a4ad3
 def _raw_problem(error: ApiError, event: dict[str, Any]) -> dict[str, Any]:
     "A problem as an API Gateway proxy response, for refusals made before the resolver runs."
     ctx = event.get("requestContext") or {}
@@ -267,7 +274,7 @@ def preflight(event: dict[str, Any], rt: ApiRuntime) -> tuple[str | None, ApiErr
         return None, ApiError(ProblemType.unsupported_media_type, f"the body must be application/json, not {ctype or 'unlabelled'}")
     return caller, None
 
-# %% ../nbs/66_document_processing_api.ipynb #6234b88d
+# %% ../nbs/66_document_processing_api.ipynb #e5282b27
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     "Lambda entry point (API Gateway HTTP API, payload format 2.0)."
     rt = runtime()

@@ -14,9 +14,10 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .api_contract import (API_PREFIX, ApiError, DocumentError, DocumentLinks, DocumentList, DocumentView,
+from .api_contract import (API_PREFIX, ApiError, CallbackSecret, DocumentError, DocumentLinks, DocumentList, DocumentView,
                                   FieldProblem, PageInfo, ProblemType, ResultPage, RevisionList, RevisionView,
                                   SubmitRequest, UploadTarget)
+from .callback_signing import callback_secret
 from .canonical_schema import document_id_for, s3_uri
 from .document_status import (AWAITING_UPLOAD_ORDER, FINISHED, ProcessingStatus, SourceObject, StatusConflict,
                                      StatusRecord, StatusStore, work_order)
@@ -87,6 +88,7 @@ class DocumentService:
             raise ValueError("IDP_API_SIGNING_SECRET is unset: the API signs page tokens with it; set it to at least "
                              "32 random bytes (`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)")
         self.tokens = tokens or PageTokens(secret.get_secret_value())
+        self._secret = secret.get_secret_value() if secret is not None else None
         self._queue_url: str | None = settings.ingest_queue_url
 
     @property
@@ -330,3 +332,11 @@ def _delete(self: DocumentService, caller: str, document_id: str) -> DocumentVie
     return document_view(gone)
 
 DocumentService.purge, DocumentService.delete = _purge, _delete
+
+# %% ../nbs/65_document_service.ipynb #266921cd
+def _callback_secret(self: DocumentService, caller: str) -> CallbackSecret:
+    "`caller`'s callback-signing secret."
+    if self._secret is None: raise ApiError(ProblemType.unavailable, "this deployment has no IDP_API_SIGNING_SECRET")
+    return CallbackSecret(secret=callback_secret(self._secret, caller))
+
+DocumentService.callback_secret = _callback_secret

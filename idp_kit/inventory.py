@@ -14,7 +14,7 @@ import boto3
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from .infra_spec import IngestionStackSpec
+from .infra_spec import IngestionStackSpec, lambda_functions
 from .provisioning import alarm_names, alarmed_queues, canonical_policy, dlq_name, queue_arn, table_layouts, topic_arn
 from .settings import AwsClients, Settings, aws_client, get_settings
 
@@ -340,6 +340,21 @@ def describe_stack(spec: IngestionStackSpec,  # names every resource to read
 # %% ../nbs/05a_inventory.ipynb #23bd252b
 def _exists(call: Callable[[], Any], *codes: str) -> bool: return _or_none(call, *codes) is not None
 
+def _api_leftovers(r: _Reader) -> list[tuple[str, bool]]:
+    "The API's functions, roles, log groups, HTTP APIs and callback event source mappings that exist, as (what, there)."
+    if not r.spec.api_enabled: return []
+    lam, iam, logs, apis = r.client("lambda"), r.client("iam"), r.client("logs"), r.client("apigatewayv2")
+    names = list(lambda_functions(r.spec).values())
+    groups = [f"/aws/lambda/{n}" for n in names] + [f"/aws/apigateway/{r.spec.api_name}"]
+    found = {g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/").get("logGroups", [])}
+    queues = {queue_arn(q, r.settings.aws_region, r.ids.account, r.partition) for q in r.queue_names()}
+    mappings = lam.list_event_source_mappings().get("EventSourceMappings", [])
+    return [*((f"lambda function {n}", _exists(lambda n=n: lam.get_function(FunctionName=n), "ResourceNotFoundException")) for n in names),
+            *((f"iam role {n}", _exists(lambda n=n: iam.get_role(RoleName=n), "NoSuchEntity")) for n in names),
+            *((f"log group {g}", g in found) for g in groups),
+            *((f"http api {a['ApiId']}", a["Name"] == r.spec.api_name) for a in apis.get_apis().get("Items", [])),
+            *((f"event source mapping {m['UUID']}", m.get("EventSourceArn") in queues) for m in mappings)]
+
 def leftovers(spec: IngestionStackSpec,  # names every resource to look for
               session: boto3.Session,  # credentials
               settings: Settings | str | None = None,  # endpoint and region: Settings, an endpoint URL, None = AWS
@@ -360,5 +375,5 @@ def leftovers(spec: IngestionStackSpec,  # names every resource to look for
         *((f"dynamodb table {t.name}", table(t.name)) for t in table_layouts(spec)),
         (f"iam role {spec.databricks_role_name}", spec.create_databricks_role and
          _exists(lambda: iam.get_role(RoleName=spec.databricks_role_name), "NoSuchEntity")),
-        *((f"cloudwatch alarm {name}", True) for name in _alarms(r))]
+        *((f"cloudwatch alarm {name}", True) for name in _alarms(r)), *_api_leftovers(r)]
     return [what for what, there in found if there]

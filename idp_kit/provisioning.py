@@ -16,19 +16,19 @@ from pydantic import BaseModel, ConfigDict
 
 from .infra_spec import (API_KEYS_HASH_KEY, API_KEYS_TTL_ATTRIBUTE, CALLBACK_FILTER_POLICY, COMPLETION_TOPIC_KMS_KEY,
                                 IDEMPOTENCY_HASH_KEY, IDEMPOTENCY_TTL_ATTRIBUTE, OWNER_INDEX, IngestionStackSpec, SubscriberSpec,
-                                callback_queue_name, databricks_job_completion_policy, databricks_job_kms_policy,
-                                databricks_job_policy, spec_from_settings)
+                                callback_queue_name, callback_visibility_timeout, databricks_job_completion_policy,
+                                databricks_job_kms_policy, databricks_job_policy, spec_from_settings)
 from .settings import AwsClients, Settings
 
 # %% auto #0
 __all__ = ['MAX_MESSAGE_BYTES', 'NOTIFICATION_ID', 'BASE_TAGS', 'ALARM_PERIOD_S', 'ROLE_MAX_SESSION_S', 'ROLE_DESCRIPTION',
            'JOB_POLICY', 'JOB_KMS_POLICY', 'JOB_COMPLETION_POLICY', 'CALLBACK_SUBSCRIBER', 'SELF_ASSUME_POLICY',
-           'LIFECYCLE_ABORT_MPU', 'LIFECYCLE_NONCURRENT', 'PUBLIC_ACCESS_BLOCK', 'QueueResources',
-           'ProvisionedResources', 'stack_tags', 'dlq_name', 'notification_ids', 'alarmed_queues', 'alarm_names',
-           'canonical_policy', 'bucket_policy', 'topic_policy', 'queue_policy', 'encryption_rules', 'lifecycle_rules',
-           'notification_entries', 'queue_arn', 'dlq_attributes', 'queue_attributes', 'subscription_attributes',
-           'role_arn', 'role_trust_policy', 'table_arn', 'topic_arn', 'role_policies', 'alarm_definitions',
-           'TableLayout', 'table_layouts', 'owner_index', 'table_keys', 'provision']
+           'API_NOT_PROVISIONED', 'LIFECYCLE_ABORT_MPU', 'LIFECYCLE_NONCURRENT', 'PUBLIC_ACCESS_BLOCK',
+           'QueueResources', 'ProvisionedResources', 'stack_tags', 'dlq_name', 'notification_ids', 'alarmed_queues',
+           'alarm_names', 'canonical_policy', 'bucket_policy', 'topic_policy', 'queue_policy', 'encryption_rules',
+           'lifecycle_rules', 'notification_entries', 'queue_arn', 'dlq_attributes', 'queue_attributes',
+           'subscription_attributes', 'role_arn', 'role_trust_policy', 'table_arn', 'topic_arn', 'role_policies',
+           'alarm_definitions', 'TableLayout', 'table_layouts', 'owner_index', 'table_keys', 'provision']
 
 # %% ../nbs/05_provisioning.ipynb #86b002bd
 class QueueResources(BaseModel):
@@ -82,6 +82,8 @@ JOB_COMPLETION_POLICY = "idp-kit-databricks-job-completion"  # only with a compl
 CALLBACK_SUBSCRIBER = SubscriberSpec(filter_policy=CALLBACK_FILTER_POLICY, filter_policy_scope="MessageAttributes",
                                      raw_message_delivery=True)  # the callback queue: otherwise a default subscriber's
 SELF_ASSUME_POLICY = "idp-kit-databricks-self-assume"
+API_NOT_PROVISIONED = ("the API's Lambda functions and HTTP API (api_enabled): the boto3 provisioner does not deploy them; "
+                       "deploy them with Terraform or CloudFormation (locally, `idp-kit serve` serves the API)")
 LIFECYCLE_ABORT_MPU, LIFECYCLE_NONCURRENT = "abort-incomplete-multipart-uploads", "expire-noncurrent-versions"
 
 # %% ../nbs/05_provisioning.ipynb #a57785ca
@@ -624,7 +626,8 @@ def _ensure_completion(run: _Run) -> tuple[str | None, QueueResources | None]:
     arn = _ensure_topic(run, spec.completion_topic_name, COMPLETION_TOPIC_KMS_KEY)
     dlq, source = dlq_name(spec, name), queue_arn(name, run.region, run.account, run.partition)
     dlq_url, dlq_arn = _ensure_queue(run, dlq, dlq_attributes(spec, source))
-    url, q_arn = _ensure_queue(run, name, queue_attributes(CALLBACK_SUBSCRIBER, source, dlq_arn, arn))
+    sub = CALLBACK_SUBSCRIBER.model_copy(update={"visibility_timeout_seconds": callback_visibility_timeout(spec)})
+    url, q_arn = _ensure_queue(run, name, queue_attributes(sub, source, dlq_arn, arn))
     sub = _ensure_subscription(run, arn, name, q_arn, CALLBACK_SUBSCRIBER)
     return arn, QueueResources(name=name, url=url, arn=q_arn, dlq_name=dlq, dlq_url=dlq_url, dlq_arn=dlq_arn,
                                subscription_arn=sub)
@@ -715,6 +718,7 @@ def provision(settings: Settings,  # endpoint, region and client configuration (
     completion, callbacks = _ensure_completion(run)
     role = _ensure_role(run, {q.name: q.arn for q in queues})
     alarms = _ensure_alarms(run)
+    if spec.api_enabled: run.skipped.append(API_NOT_PROVISIONED)
     return ProvisionedResources(
         region=settings.aws_region, bucket=spec.bucket_name, topic_arn=topic, queues=tuple(queues),
         status_table=spec.status_table_name, changes=tuple(run.changes), account=run.account,

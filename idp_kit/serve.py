@@ -13,28 +13,45 @@ from typing import Iterator
 
 from .api_server import ApiServer
 from .local import LocalStack, local_status, stack_settings
-from .settings import Settings
+from .settings import AwsClients, Settings
 
 # %% auto #0
 __all__ = ['local_api', 'serve_forever']
 
-# %% ../nbs/80_serve.ipynb #596bf8d4
+# %% ../nbs/80_serve.ipynb #9156dfe8
 @contextlib.contextmanager
 def local_api(settings: Settings,  # names to use; `state_dir` says which stack to join
-              *, port: int = 0, workers: int = 2) -> Iterator[tuple[ApiServer, Settings]]:
+              *, port: int = 0, workers: int = 2,
+              env: dict[str, str] | None = None,  # variables to set for the functions on top of the stack's
+             ) -> Iterator[tuple[ApiServer, Settings]]:
     "The API served on the running local stack, or on a temporary one started for the `with` block: (server, stack settings)."
     with contextlib.ExitStack() as stack:
         status = local_status(settings)
-        if status["status"] == "running": env, served = status["env"], stack_settings(settings, status)
+        if status["status"] == "running": stack_env, served = status["env"], stack_settings(settings, status)
         else:
             print("idp-kit: no local stack runs here; starting one for as long as the server runs "
                   "(`idp-kit local up` keeps one running)", file=sys.stderr)
             local = stack.enter_context(LocalStack(settings))
-            env, served = local.env(), local.settings
-        server = stack.enter_context(ApiServer(env, api_auth=settings.api_auth, port=port, workers=workers))
+            stack_env, served = local.env(), local.settings
+        server = stack.enter_context(ApiServer(stack_env | (env or {}), api_auth=settings.api_auth, port=port, workers=workers))
+        stack.enter_context(_callbacks(served))
         yield server, served
 
-# %% ../nbs/80_serve.ipynb #162056de
+# %% ../nbs/80_serve.ipynb #3738068d
+@contextlib.contextmanager
+def _callbacks(settings: Settings) -> Iterator[threading.Thread]:
+    "Deliver callbacks in a thread for the duration of the `with` block."
+    from idp_kit.completion_callbacks import LOCAL_POLICY, run_callback_loop
+    from idp_kit.local import moto_session
+    stop = threading.Event()
+    clients = AwsClients(settings, moto_session(settings.aws_region))
+    thread = threading.Thread(target=run_callback_loop, args=(settings, clients, stop), kwargs={"policy": LOCAL_POLICY},
+                              name="idp-kit-callbacks", daemon=True)
+    thread.start()
+    try: yield thread
+    finally: stop.set(); thread.join(10)
+
+# %% ../nbs/80_serve.ipynb #c030def5
 def serve_forever(settings: Settings, *, port: int = 8080, workers: int = 2) -> int:
     "Serve until SIGINT or SIGTERM; prints the base URL on stdout."
     stop = threading.Event()

@@ -143,12 +143,12 @@ def tf_outputs(tf: Terraform) -> dict[str, Any]:
     return {k: v["value"] for k, v in json.loads(tf.run("output", "-json", "-no-color")).items()}
 
 # %% ../nbs/07_terraform.ipynb #12aa2b83
-LOCAL_SERVICES = ("cloudwatch", "dynamodb", "iam", "kms", "s3", "sns", "sqs", "sts")  # every service the module calls
+LOCAL_SERVICES = ("apigatewayv2", "cloudwatch", "dynamodb", "iam", "kms", "lambda", "logs", "s3", "sns", "sqs", "sts")  # every service the module calls
 MODULE_OUTPUTS = ("bucket_name", "bucket_arn", "topic_arn", "queues", "queue_urls", "queue_arns", "dlq_urls", "dlq_arns",
                   "ingest_queue_url", "status_table_name", "status_table_arn", "api_keys_table_name", "api_keys_table_arn",
                   "idempotency_table_name", "idempotency_table_arn", "completion_topic_arn", "completion_callback_queue_url",
                   "completion_callback_queue_arn", "completion_callback_dlq_url", "completion_callback_dlq_arn",
-                  "databricks_role_arn", "region", "idp_kit_settings")
+                  "api_url", "api_id", "lambda_functions", "databricks_role_arn", "region", "idp_kit_settings")
 
 def local_root_module(module_dir: Path,  # the kit's infra/aws
                       workdir: Path,  # where the root module is written

@@ -1,12 +1,15 @@
 """The CloudFormation template: equal to what its generator writes, clean under cfn-lint and checkov, refusing bad
 parameters, and deployed on moto with three subscribers (one filtered): staged in S3 (it is over the inline limit),
 events fan out as the template says, moto's gaps are exactly the ones the kit lists, the stack is the boto3
-provisioner's setting by setting (but for named differences), and deleting it leaves nothing but the deployment bucket."""
+provisioner's setting by setting (but for named differences), the API's functions, roles and event source are there
+with the API (the HTTP API is a listed gap of moto's CloudFormation), and deleting it leaves nothing but the deployment
+bucket."""
 from __future__ import annotations
 
 import json
 import logging
 import subprocess
+import zipfile
 import sys
 import time
 import urllib.request
@@ -23,7 +26,8 @@ from idp_kit.cloudformation import (INLINE_TEMPLATE_LIMIT, MOTO_CFN_GAPS, MOTO_N
                                     load_template, parameters_for, render_template, resolve_template, template_bucket_name,
                                     template_source, template_yaml)
 from idp_kit.events import decode_body
-from idp_kit.infra_spec import IngestionStackSpec
+from idp_kit.infra_spec import (LAMBDA_HANDLERS, IngestionStackSpec, api_function_policy, authorizer_function_policy,
+                                callbacks_function_policy, lambda_logs_policy)
 from idp_kit.inventory import describe_stack
 from idp_kit.local import LocalStack
 from idp_kit.moto_fidelity import start_moto, stop_moto
@@ -44,7 +48,15 @@ def three_subscribers(**overrides) -> IngestionStackSpec:
     subscribers = {"idp-kit-ingest": {}, "idp-kit-audit": {"raw_message_delivery": True},
                    "idp-kit-invoices": {"filter_policy": INVOICES, "raw_message_delivery": True}}
     return IngestionStackSpec(sqs_subscribers=subscribers, databricks_external_id="123456789012", tags={"team": "docs"},
-                              **overrides)
+                              **({"api_enabled": False} | overrides))
+
+
+def with_the_api(tmp_path: Path, **overrides) -> IngestionStackSpec:
+    "`three_subscribers` with the API's compute, its code a stand-in zip (moto stores functions, never runs them)."
+    code = tmp_path / "idp_kit_lambda.zip"
+    with zipfile.ZipFile(code, "w") as z:
+        for handler in LAMBDA_HANDLERS.values(): z.writestr(handler.rsplit(".", 1)[0].replace(".", "/") + ".py", "def handler(e, c): pass\n")
+    return three_subscribers(api_enabled=True, api_signing_secret="s" * 32, lambda_zip_path=str(code), **overrides)
 
 
 def tool(name: str) -> Path:
@@ -105,7 +117,7 @@ def test_spec_the_template_refuses_is_refused_before_a_stack_exists(moto):
 
 def test_more_subscribers_than_slots_are_refused():
     spec = IngestionStackSpec(sqs_subscribers={f"q{i}": {} for i in range(6)}, ingest_subscriber="q0",
-                              create_databricks_role=False)
+                              create_databricks_role=False, api_enabled=False)
     with pytest.raises(ValueError, match="6 sqs_subscribers but the template has 5 slots"): parameters_for(spec)
 
 
@@ -131,6 +143,9 @@ class Moto:
                 "tables": self.client("dynamodb").list_tables()["TableNames"],
                 "roles": self.client("iam").list_roles()["Roles"],
                 "alarms": self.client("cloudwatch").describe_alarms()["MetricAlarms"],
+                "functions": self.client("lambda").list_functions()["Functions"],
+                "event_source_mappings": self.client("lambda").list_event_source_mappings()["EventSourceMappings"],
+                "log_groups": self.client("logs").describe_log_groups()["logGroups"],
                 "stacks": [s for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]}
 
 
@@ -165,9 +180,9 @@ def keys(bodies: list[dict]) -> list[str]:
 
 
 @pytest.mark.slow
-def test_moto_still_lacks_every_gap_the_kit_lists(moto):
-    # GIVEN the template deployed on moto with the kit's filling turned off
-    deploy_cloudformation(three_subscribers(), moto.session, moto.endpoint, "raw", REGION, fill_moto_gaps=False)
+def test_moto_still_lacks_every_gap_the_kit_lists(moto, tmp_path):
+    # GIVEN the template deployed on moto, with the API's compute, and with the kit's filling turned off
+    deploy_cloudformation(with_the_api(tmp_path), moto.session, moto.endpoint, "raw", REGION, fill_moto_gaps=False)
     c = _Clients(moto.session, moto.endpoint, REGION)
     stack = _Stack(c, "raw")
     # WHEN each listed gap is probed on every resource that has it
@@ -175,16 +190,17 @@ def test_moto_still_lacks_every_gap_the_kit_lists(moto):
                              if prop == WHOLE_RESOURCE or prop in t.props]
               for kind, props in MOTO_CFN_GAPS.items() for prop in props}
     # THEN every one is in the template and missing on moto (a gap moto closed fails here: drop it from the list).
-    # Most are missing on every resource; the IAM one only where a list holds AWS::NoValue (the unused queue slots):
-    # the job's policy, not the completion or self-assume ones
+    # Most are missing on every resource; the IAM one only where a list holds AWS::NoValue: the job's policy (the unused
+    # queue slots) and the API function's (the unused readable-bucket slots), not the others
     assert {k: v for k, v in probed.items() if not v or all(v)} == {}
-    assert {k: v for k, v in probed.items() if any(v)} == {("AWS::IAM::Policy", "PolicyDocument"): [False, True, True]}
+    assert {k: v for k, v in probed.items() if any(v)} == {
+        ("AWS::IAM::Policy", "PolicyDocument"): [False, True, True, False, True, True, True, True, True]}
     # AND after the kit fills them (a second stack), every fillable probe holds: what moto skipped is now there
     subscribers = {"a": {}, "b": {}, "c": {"filter_policy": INVOICES}}
     other = IngestionStackSpec(bucket_name="idp-kit-landing-2", topic_name="t2", status_table_name="table-2",
                                api_keys_table_name="keys-2", idempotency_table_name="idempotency-2", completion_topic_name="done-2",
                                databricks_role_name="role-2", databricks_external_id="123456789012",
-                               sqs_subscribers=subscribers, ingest_subscriber="a")
+                               sqs_subscribers=subscribers, ingest_subscriber="a", api_enabled=False)
     filled = deploy_cloudformation(other, moto.session, moto.endpoint, "filled", REGION)
     filled_stack = _Stack(c, "filled")
     applies = lambda prop, t: prop == WHOLE_RESOURCE or prop in t.props
@@ -204,7 +220,9 @@ def test_the_gap_the_kit_leaves_is_still_unfillable(moto):
     # WHEN an object is written under it; THEN moto refuses (so the kit does not apply the policy on moto)
     with pytest.raises(ClientError, match="403|Forbidden"):
         s3.put_object(Bucket="tls-only", Key="incoming/a.pdf", Body=b"x")
-    assert list(MOTO_NOT_FILLED) == [("AWS::S3::BucketPolicy", WHOLE_RESOURCE), ("AWS::DynamoDB::Table", "SSESpecification")]
+    http_api = [(f"AWS::ApiGatewayV2::{k}", WHOLE_RESOURCE) for k in ("Api", "Integration", "Authorizer", "Route", "Stage")]
+    assert list(MOTO_NOT_FILLED) == [("AWS::S3::BucketPolicy", WHOLE_RESOURCE), ("AWS::DynamoDB::Table", "SSESpecification"),
+                                     ("AWS::Lambda::Function", "LoggingConfig"), ("AWS::Lambda::Permission", WHOLE_RESOURCE), *http_api]
     # (moto's SQS dropping RedriveAllowPolicy is a gap of its SQS API, patched for every path: tests/test_moto_fidelity.py)
 
 
@@ -343,3 +361,56 @@ def test_the_stack_is_the_boto3_provisioners_but_for_named_differences(moto):
                     MessageAttributes={"has_callback": {"DataType": "String", "StringValue": flag}})
     got = sqs.receive_message(QueueUrl=dep.outputs["CompletionCallbackQueueUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
     assert [json.loads(m["Body"]) for m in got.get("Messages", [])] == [{"document_id": "a"}]
+
+
+@pytest.mark.slow
+def test_the_api_functions_deploy_with_their_roles_and_event_source_and_the_http_api_is_a_listed_gap(moto, tmp_path):
+    # GIVEN the stack with the API's compute deployed on moto (the zip uploaded beside the template), gaps filled
+    spec = with_the_api(tmp_path, force_destroy=True, callbacks_batch_size=4)
+    dep = deploy_cloudformation(spec, moto.session, moto.endpoint, "api", REGION)
+    # THEN the three functions run their handlers, as their own roles, with the stack's settings (the secret where it signs)
+    lam, iam = moto.client("lambda"), moto.client("iam")
+    settings = dep.settings()
+    for function, logical in (("api", "ApiFunction"), ("authorizer", "AuthorizerFunction"), ("callbacks", "CallbacksFunction")):
+        config = lam.get_function(FunctionName=dep.outputs[f"{logical}Name"])["Configuration"]
+        assert (config["Handler"], config["Runtime"], config["Role"]) == (LAMBDA_HANDLERS[function], "python3.12",
+                                                                          dep.outputs[f"{logical}RoleArn"])
+        env = {k: str(v) for k, v in config["Environment"]["Variables"].items()}  # moto keeps a Number parameter a number
+        assert {k: env[k] for k in settings} == settings and ("IDP_API_SIGNING_SECRET" in env) == (function != "authorizer")
+        assert json.loads(env["IDP_API_ROUTES"]) == ["default"]
+    # AND each role holds exactly the policies rendered from the templates (moto's null for an unused slot filled)
+    arn = lambda kind, name: f"arn:aws:{kind}:{REGION}:123456789012:{name}"
+    tables = {t: arn("dynamodb", f"table/{n}") for t, n in (("status_table", "idp-kit-document-status"),
+                                                           ("api_keys_table", "idp-kit-api-keys"), ("idempotency_table", "idp-kit-idempotency"))}
+    logs = lambda name: lambda_logs_policy(arn("logs", f"log-group:/aws/lambda/{name}"))
+    wanted = {"idp-kit-api": {"idp-kit-api-function": api_function_policy(spec, tables | {"ingest_queue": arn("sqs", "idp-kit-ingest")}),
+                              "idp-kit-api-logs": logs("idp-kit-api")},
+              "idp-kit-api-authorizer": {"idp-kit-authorizer-function": authorizer_function_policy(tables["api_keys_table"]),
+                                         "idp-kit-authorizer-logs": logs("idp-kit-api-authorizer")},
+              "idp-kit-api-callbacks": {"idp-kit-callbacks-function": callbacks_function_policy(
+                  tables["status_table"], dep.outputs["CompletionCallbackQueueArn"]), "idp-kit-callbacks-logs": logs("idp-kit-api-callbacks")}}
+    for role, policies in wanted.items():
+        assert {p: iam.get_role_policy(RoleName=role, PolicyName=p)["PolicyDocument"]
+                for p in iam.list_role_policies(RoleName=role)["PolicyNames"]} == policies
+    # AND the callback queue feeds the deliverer, reporting partial failures
+    mapping, = lam.list_event_source_mappings()["EventSourceMappings"]
+    assert (mapping["EventSourceArn"], mapping["BatchSize"], mapping["FunctionResponseTypes"]) == (
+        dep.outputs["CompletionCallbackQueueArn"], 4, ["ReportBatchItemFailures"])
+    found = moto.client("logs").describe_log_groups()["logGroups"]
+    groups = {g["logGroupName"]: int(g["retentionInDays"]) for g in found}  # moto answers the parameter's text, "30"
+    assert groups == {g: 30 for g in ("/aws/lambda/idp-kit-api", "/aws/lambda/idp-kit-api-authorizer",
+                                      "/aws/lambda/idp-kit-api-callbacks", "/aws/apigateway/idp-kit-api")}
+    # AND the zip went to the deployment bucket, under its SHA-256
+    code = moto.client("s3").list_objects_v2(Bucket=DEPLOYMENT_BUCKET, Prefix="api/idp_kit_lambda-")["Contents"]
+    assert len(code) == 1 and code[0]["Size"] == Path(spec.lambda_zip_path).stat().st_size
+    # AND what moto's CloudFormation cannot make is listed, not hidden: the HTTP API, the invoke permissions, the log config
+    left = {g.split(" (")[0] for g in dep.moto_gaps_not_filled}
+    http_api = {"HttpApi: AWS::ApiGatewayV2::Api", "ApiIntegration: AWS::ApiGatewayV2::Integration",
+                "ApiKeyAuthorizer: AWS::ApiGatewayV2::Authorizer", "ProxyRoute: AWS::ApiGatewayV2::Route",
+                "OpenApiRoute: AWS::ApiGatewayV2::Route", "ApiStage: AWS::ApiGatewayV2::Stage",
+                "ApiPermission: AWS::Lambda::Permission", "AuthorizerPermission: AWS::Lambda::Permission",
+                *(f"{f}: AWS::Lambda::Function.LoggingConfig" for f in ("ApiFunction", "AuthorizerFunction", "CallbacksFunction"))}
+    assert http_api <= left
+    # WHEN the stack is deleted THEN nothing of it is left, the functions, their roles and log groups included
+    delete_cloudformation(moto.session, moto.endpoint, "api", REGION, empty_bucket=True)
+    assert {k: v for k, v in moto.leftovers().items() if v} == {}

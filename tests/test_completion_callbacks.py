@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 import idp_kit
+from idp_kit.callback_signing import callback_secret, verify_signature
 from idp_kit.completion_callbacks import (LOCAL_POLICY, CallbackDeliverer, DeliveryOutcome, DeliveryReport,
-                                          callback_secret, deliver_pending, handler, run_callback_loop, use_deliverer,
-                                          verify_signature)
+                                          deliver_pending, handler, run_callback_loop, use_deliverer)
 from idp_kit.document_status import ProcessingStatus, SourceObject, StatusRecord, StatusStore
 from idp_kit.moto_fidelity import start_moto, stop_moto
 from idp_kit.pipeline_status import PipelineStatus

@@ -147,3 +147,28 @@ def test_the_server_refuses_missing_and_unknown_keys_as_the_gateway_would(api):
     import urllib.request
     doc = json.loads(urllib.request.urlopen(f"{server.url}/v1/openapi.json").read())
     assert doc["openapi"] == "3.1.0"
+
+
+def test_idp_kit_serve_joins_the_running_stack_prints_its_url_and_stops_cleanly(tmp_path, idp_kit):
+    # GIVEN a running local stack in a state directory, and `idp-kit serve` started there as a user would
+    import os
+    import signal
+    import subprocess
+    from conftest import idp_kit_command
+    with LocalStack(data_dir=tmp_path) as stack:
+        env = {**os.environ, "IDP_STATE_DIR": str(tmp_path)}
+        serve = subprocess.Popen([str(idp_kit_command()), "serve", "--port", "0"], env=env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            url = serve.stdout.readline().strip()
+            assert url.startswith("http://127.0.0.1:"), serve.stderr.read()
+            # WHEN a document goes through it and the poller
+            client = DocumentProcessingClient(url, api_key=key_store(stack).create("dana").key)
+            doc = client.submit_file(SAMPLES / "letter.txt")
+            poll(stack)
+            # THEN it succeeds, its result is what Delta holds, and the key of another stack is refused
+            assert client.wait(doc.document_id, timeout_s=30).status == ProcessingStatus.SUCCEEDED
+            assert client.result(doc.document_id) == stored_document(stack, doc.document_id)
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            assert serve.wait(timeout=30) == 0

@@ -1,5 +1,5 @@
 """Terraform and CloudFormation declare the same stack. For one IngestionStackSpec (three subscribers, one filtered,
-KMS off, the API's tables and completion topic with its callback queue), the Terraform plan of infra/aws (`terraform plan -out` + `terraform show -json`, provider pointed at moto,
+KMS off, the API's tables and completion topic with its callback queue, its three functions and HTTP API), the Terraform plan of infra/aws (`terraform plan -out` + `terraform show -json`, provider pointed at moto,
 providers from the local mirror) and the CloudFormation template resolved for `parameters_for(spec)` are reduced to
 the same facts — kind → instance → settings — and compared. What Terraform cannot know before apply (ARNs of
 resources not yet created) is a wildcard, and the test names each one, so the blind spots are explicit."""
@@ -26,7 +26,8 @@ REGION = "us-east-1"
 INVOICES = {"Records": {"s3": {"object": {"key": [{"prefix": "incoming/invoices/"}]}}}}
 SPEC = IngestionStackSpec(sqs_subscribers={"idp-kit-ingest": {}, "idp-kit-audit": {"raw_message_delivery": True},
                                            "idp-kit-invoices": {"filter_policy": INVOICES, "max_receive_count": 3}},
-                          databricks_external_id="123456789012")
+                          databricks_external_id="123456789012", api_signing_secret="s" * 32,
+                          lambda_zip_base64sha256="A" * 43 + "=")  # with the hash, a plan needs no zip on disk
 Facts = dict[str, dict[str, Any]]  # kind -> instance name -> settings
 
 
@@ -216,18 +217,57 @@ def tf_rest(r: dict[str, dict], one: Callable[[str], dict]) -> Facts:
                             "max_session": role["max_session_duration"], "description": role["description"]}
              for _, role in instances(r, "aws_iam_role.this")}
     policies = {p["name"]: UNKNOWN if p["policy"] is UNKNOWN else iam_document(p["policy"])
-                for kind in ("databricks_job", "databricks_job_kms", "databricks_job_completion", "databricks_self_assume")
+                for kind in ("databricks_job", "databricks_job_kms", "databricks_job_completion", "databricks_self_assume",
+                             "api_function", "authorizer_function", "callbacks_function", "lambda_logs", "lambda_bucket_kms",
+                             "lambda_table_kms")
                 for _, p in instances(r, f"aws_iam_role_policy.{kind}")}
     alarms = {a["alarm_name"]: tf_alarm(a) for kind in ("dlq_depth", "oldest_message", "callback_dlq_depth", "callback_oldest_message")
               for _, a in instances(r, f"aws_cloudwatch_metric_alarm.{kind}")}
     return {"table": tables, "role": roles, "role_policy": policies, "alarm": alarms}
 
 
+def tf_api(r: dict[str, dict]) -> Facts:
+    "The API's compute: functions, their roles and log groups, the HTTP API's parts, permissions, event source."
+    only = lambda prefix: [v for _, v in instances(r, prefix)]
+    functions = {f["function_name"]: {
+        "handler": f["handler"], "runtime": f["runtime"], "architectures": f["architectures"], "memory": f["memory_size"],
+        "timeout": f["timeout"], "role": f["role"], "environment": f["environment"][0]["variables"],
+        "log_format": f["logging_config"][0]["log_format"], "log_group": f["logging_config"][0]["log_group"],
+        "reserved": None if f["reserved_concurrent_executions"] == -1 else f["reserved_concurrent_executions"], "tags": f["tags"]}
+        for f in only("aws_lambda_function.this")}
+    roles = {x["name"]: {"trust": iam_document(x["assume_role_policy"]), "description": x["description"], "tags": x["tags"]}
+             for x in only("aws_iam_role.lambda")}
+    groups = {g["name"]: {"retention": g["retention_in_days"], "kms": g.get("kms_key_id"), "tags": g["tags"]}
+              for kind in ("lambda", "api_access") for g in only(f"aws_cloudwatch_log_group.{kind}")}
+    apis = {a["name"]: {"protocol": a["protocol_type"], "description": a["description"], "tags": a["tags"]}
+            for a in only("aws_apigatewayv2_api.this")}
+    integrations = {"api": {"type": i["integration_type"], "method": i["integration_method"], "payload": i["payload_format_version"],
+                            "timeout": i["timeout_milliseconds"], "uri": i["integration_uri"]}
+                    for i in only("aws_apigatewayv2_integration.this")}
+    authorizers = {a["name"]: {"type": a["authorizer_type"], "identity": a["identity_sources"], "payload": a["authorizer_payload_format_version"],
+                               "simple": a["enable_simple_responses"], "ttl": a["authorizer_result_ttl_in_seconds"],
+                               "uri": a["authorizer_uri"]} for a in only("aws_apigatewayv2_authorizer.api_key")}
+    routes = {x["route_key"]: {"auth": x["authorization_type"], "authorizer": x.get("authorizer_id"), "target": x["target"]}
+              for kind in ("proxy", "openapi") for x in only(f"aws_apigatewayv2_route.{kind}")}
+    stages = {x["name"]: {"auto_deploy": x["auto_deploy"], "burst": x["default_route_settings"][0]["throttling_burst_limit"],
+                          "rate": x["default_route_settings"][0]["throttling_rate_limit"],
+                          "log_format": json.loads(x["access_log_settings"][0]["format"]),
+                          "log_destination": x["access_log_settings"][0]["destination_arn"], "tags": x["tags"]}
+              for x in only("aws_apigatewayv2_stage.this")}
+    permissions = {x["function_name"]: {"action": x["action"], "principal": x["principal"], "source": x["source_arn"]}
+                   for kind in ("api", "authorizer") for x in only(f"aws_lambda_permission.{kind}")}
+    mappings = {"callbacks": {"source": m["event_source_arn"], "function": m["function_name"], "batch": m["batch_size"],
+                              "responses": m["function_response_types"]} for m in only("aws_lambda_event_source_mapping.callbacks")}
+    return {"lambda_function": functions, "lambda_role": roles, "log_group": groups, "http_api": apis,
+            "integration": integrations, "authorizer": authorizers, "route": routes, "stage": stages, "permission": permissions,
+            "event_source": mappings}
+
+
 def tf_facts(plan: dict) -> Facts:
     "The Terraform plan as kind -> instance -> settings."
     r = planned(plan)
     one = lambda prefix: next(v for _, v in instances(r, prefix))
-    return tf_bucket(one) | tf_delivery(r, one) | tf_rest(r, one)
+    return tf_bucket(one) | tf_delivery(r, one) | tf_rest(r, one) | tf_api(r)
 
 
 # ---------------------------------------------------------------- the resolved CloudFormation template as facts
@@ -246,7 +286,12 @@ def realistic_attr(template: dict, parameters: dict[str, str], account: str) -> 
             "AWS::S3::Bucket": lambda: {"Ref": p["BucketName"], "Arn": f"arn:aws:s3:::{p['BucketName']}"},
             "AWS::DynamoDB::Table": lambda: {"Ref": p["TableName"], "Arn": arn("dynamodb", f"table/{p['TableName']}")},
             "AWS::IAM::Role": lambda: {"Ref": p["RoleName"], "Arn": f"arn:aws:iam::{account}:role/{p['RoleName']}"},
-            "AWS::SNS::Subscription": lambda: {"Ref": arn("sns", f"subscription/{logical_id}")}}
+            "AWS::SNS::Subscription": lambda: {"Ref": arn("sns", f"subscription/{logical_id}")},
+            "AWS::Lambda::Function": lambda: {"Ref": p["FunctionName"], "Arn": arn("lambda", f"function:{p['FunctionName']}")},
+            "AWS::Logs::LogGroup": lambda: {"Ref": p["LogGroupName"], "Arn": arn("logs", f"log-group:{p['LogGroupName']}:*")},
+            "AWS::ApiGatewayV2::Api": lambda: {"Ref": "api-id", "ApiEndpoint": f"https://api-id.execute-api.{REGION}.amazonaws.com"},
+            "AWS::ApiGatewayV2::Authorizer": lambda: {"Ref": "authorizer-id"},
+            "AWS::ApiGatewayV2::Integration": lambda: {"Ref": "integration-id"}}
         return values[kind]()[attribute]
     return attr
 
@@ -327,10 +372,44 @@ def cfn_table(d: dict) -> dict:
 def cfn_rest(of: Callable[[str], list]) -> Facts:
     roles = {r["RoleName"]: {"trust": iam_document(r["AssumeRolePolicyDocument"]), "tags": tags(r),
                              "max_session": r["MaxSessionDuration"], "description": r["Description"]}
-             for _, r in of("AWS::IAM::Role")}
+             for logical, r in of("AWS::IAM::Role") if logical == "DatabricksRole"}
     return {"table": {d["TableName"]: cfn_table(d) for _, d in of("AWS::DynamoDB::Table")}, "role": roles,
             "alarm": {a["AlarmName"]: cfn_alarm(a) for _, a in of("AWS::CloudWatch::Alarm")},
             "role_policy": {p["PolicyName"]: iam_document(p["PolicyDocument"]) for _, p in of("AWS::IAM::Policy")}}
+
+
+def cfn_api(of: Callable[[str], list]) -> Facts:
+    "The API's compute, as tf_api reads it from the plan."
+    functions = {f["FunctionName"]: {
+        "handler": f["Handler"], "runtime": f["Runtime"], "architectures": f["Architectures"], "memory": f["MemorySize"],
+        "timeout": f["Timeout"], "role": f["Role"], "environment": f["Environment"]["Variables"],
+        "log_format": f["LoggingConfig"]["LogFormat"], "log_group": f["LoggingConfig"]["LogGroup"],
+        "reserved": f.get("ReservedConcurrentExecutions"), "tags": tags(f)} for _, f in of("AWS::Lambda::Function")}
+    roles = {x["RoleName"]: {"trust": iam_document(x["AssumeRolePolicyDocument"]), "description": x["Description"], "tags": tags(x)}
+             for logical, x in of("AWS::IAM::Role") if logical != "DatabricksRole"}
+    groups = {g["LogGroupName"]: {"retention": g["RetentionInDays"], "kms": g.get("KmsKeyId"), "tags": tags(g)}
+              for _, g in of("AWS::Logs::LogGroup")}
+    apis = {a["Name"]: {"protocol": a["ProtocolType"], "description": a["Description"], "tags": a["Tags"]}
+            for _, a in of("AWS::ApiGatewayV2::Api")}
+    integrations = {"api": {"type": i["IntegrationType"], "method": i["IntegrationMethod"], "payload": i["PayloadFormatVersion"],
+                            "timeout": i["TimeoutInMillis"], "uri": i["IntegrationUri"]} for _, i in of("AWS::ApiGatewayV2::Integration")}
+    authorizers = {a["Name"]: {"type": a["AuthorizerType"], "identity": a["IdentitySource"], "payload": a["AuthorizerPayloadFormatVersion"],
+                               "simple": a["EnableSimpleResponses"], "ttl": a["AuthorizerResultTtlInSeconds"],
+                               "uri": a["AuthorizerUri"]} for _, a in of("AWS::ApiGatewayV2::Authorizer")}
+    routes = {x["RouteKey"]: {"auth": x["AuthorizationType"], "authorizer": x.get("AuthorizerId"), "target": x["Target"]}
+              for _, x in of("AWS::ApiGatewayV2::Route")}
+    stages = {x["StageName"]: {"auto_deploy": x["AutoDeploy"], "burst": x["DefaultRouteSettings"]["ThrottlingBurstLimit"],
+                               "rate": x["DefaultRouteSettings"]["ThrottlingRateLimit"],
+                               "log_format": json.loads(x["AccessLogSettings"]["Format"]),
+                               "log_destination": x["AccessLogSettings"]["DestinationArn"], "tags": x["Tags"]}
+              for _, x in of("AWS::ApiGatewayV2::Stage")}
+    permissions = {x["FunctionName"]: {"action": x["Action"], "principal": x["Principal"], "source": x["SourceArn"]}
+                   for _, x in of("AWS::Lambda::Permission")}
+    mappings = {"callbacks": {"source": m["EventSourceArn"], "function": m["FunctionName"], "batch": m["BatchSize"],
+                              "responses": m["FunctionResponseTypes"]} for _, m in of("AWS::Lambda::EventSourceMapping")}
+    return {"lambda_function": functions, "lambda_role": roles, "log_group": groups, "http_api": apis,
+            "integration": integrations, "authorizer": authorizers, "route": routes, "stage": stages, "permission": permissions,
+            "event_source": mappings}
 
 
 def cfn_facts(template: dict, parameters: dict[str, str], account: str) -> Facts:
@@ -338,7 +417,7 @@ def cfn_facts(template: dict, parameters: dict[str, str], account: str) -> Facts
     attr = realistic_attr(template, parameters, account)
     res = resolve_template(template, parameters, region=REGION, account=account, attr=attr).resources
     of = lambda kind: [(k, v["Properties"]) for k, v in res.items() if v["Type"] == kind]
-    return cfn_bucket(of) | cfn_delivery(of) | cfn_rest(of)
+    return cfn_bucket(of) | cfn_delivery(of) | cfn_rest(of) | cfn_api(of)
 
 
 # ---------------------------------------------------------------- the plan
@@ -388,6 +467,15 @@ EXPECTED_WILDCARDS = {
     "role_policy.idp-kit-databricks-job-completion",  # names the completion topic's ARN
     "table.sse_kms_key",  # computed: the ARN of the AWS managed key when status_table_kms_key_arn is null
     "subscription.filter_policy_scope",  # computed for subscriptions without a filter policy
+    "role_policy.idp-kit-api-function",  # names the tables', the ingest queue's and the bucket's ARNs
+    "role_policy.idp-kit-authorizer-function", "role_policy.idp-kit-callbacks-function",  # the tables', the callback queue's
+    "lambda_function.role",  # the role's ARN
+    # the whole environment map: it holds the HTTP API's endpoint (and the bucket's name, the queue's URL), so Terraform
+    # knows none of it before apply; tests/test_terraform_deploy.py reads every function's environment back on moto
+    "lambda_function.environment",
+    "authorizer.uri", "integration.uri",  # the functions' invoke ARNs
+    "route.target", "route.authorizer",  # the integration's and the authorizer's ids
+    "stage.log_destination", "permission.source", "event_source.source", "event_source.function",  # ARNs made on apply
 }
 
 
@@ -397,6 +485,7 @@ def wildcard_fields(paths: list[str]) -> set[str]:
     for path in paths:
         kind, _, rest = path.partition(".")
         if kind == "redrive": out.add(kind)
+        elif kind == "route": out.add(f"route.{rest.rsplit('.', 1)[-1]}")  # route keys hold dots (`GET /v1/openapi.json`)
         elif kind == "role_policy": out.add(f"{kind}.{rest.split('.', 1)[0]}")
         else:
             operators = ("ArnEquals", "StringEquals", "Bool")
@@ -410,10 +499,15 @@ TF_TYPES = {"aws_s3_bucket", "aws_s3_bucket_versioning", "aws_s3_bucket_server_s
             "aws_s3_bucket_public_access_block", "aws_s3_bucket_policy", "aws_s3_bucket_lifecycle_configuration",
             "aws_s3_bucket_notification", "aws_sns_topic", "aws_sns_topic_policy", "aws_sqs_queue",
             "aws_sns_topic_subscription", "aws_dynamodb_table", "aws_iam_role", "aws_iam_role_policy",
-            "aws_cloudwatch_metric_alarm"}
+            "aws_cloudwatch_metric_alarm", "aws_lambda_function", "aws_cloudwatch_log_group", "aws_apigatewayv2_api",
+            "aws_apigatewayv2_integration", "aws_apigatewayv2_authorizer", "aws_apigatewayv2_route", "aws_apigatewayv2_stage",
+            "aws_lambda_permission", "aws_lambda_event_source_mapping"}
 CFN_TYPES = {"AWS::S3::Bucket", "AWS::S3::BucketPolicy", "AWS::SNS::Topic", "AWS::SNS::TopicPolicy", "AWS::SQS::Queue",
              "AWS::SQS::QueuePolicy", "AWS::SNS::Subscription", "AWS::DynamoDB::Table", "AWS::IAM::Role",
-             "AWS::IAM::Policy", "AWS::CloudWatch::Alarm"}
+             "AWS::IAM::Policy", "AWS::CloudWatch::Alarm", "AWS::Lambda::Function", "AWS::Logs::LogGroup",
+             "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Authorizer",
+             "AWS::ApiGatewayV2::Route", "AWS::ApiGatewayV2::Stage", "AWS::Lambda::Permission",
+             "AWS::Lambda::EventSourceMapping"}
 
 
 def test_terraform_and_cloudformation_declare_the_same_resources_and_settings(plan):
@@ -478,11 +572,12 @@ def test_both_give_the_kit_the_same_settings_and_outputs(plan):
     for settings in (tf, cfn): settings["IDP_SUBSCRIBER_QUEUES"] = sorted(json.loads(settings["IDP_SUBSCRIBER_QUEUES"]))
     wildcards: list[str] = []
     assert same(tf, cfn, "settings", wildcards) == []
-    assert sorted(wildcards) == ["settings.IDP_BUCKET", "settings.IDP_INGEST_QUEUE_URL"]  # known after apply
+    assert sorted(wildcards) == ["settings.IDP_API_URL", "settings.IDP_BUCKET", "settings.IDP_INGEST_QUEUE_URL"]  # known after apply
     # AND every Terraform output has its CloudFormation twin: by name, or per subscriber slot for Terraform's maps
     pascal = lambda name: "".join(word.capitalize() for word in name.split("_"))
     slots = range(1, len(SPEC.sqs_subscribers) + 1)
     twins = {name: [f"Subscriber{n}{SLOT_OUTPUTS[name]}" for n in slots] if name in SLOT_OUTPUTS else [pascal(name)]
              for name in plan["output_changes"]}
+    twins["lambda_functions"] = [f"{f}Function{k}" for f in ("Api", "Authorizer", "Callbacks") for k in ("Name", "Arn", "RoleArn", "LogGroup")]
     missing = {name: [o for o in names if o not in outputs] for name, names in twins.items()}
     assert missing == {name: [] for name in twins}

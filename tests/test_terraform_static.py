@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from idp_kit.infra_spec import IngestionStackSpec, SubscriberSpec, to_tfvars
+from idp_kit.api_server import AUTHORIZER_CACHE_TTL_S
+from idp_kit.infra_spec import (AUTHORIZER_RESULT_TTL_S, LAMBDA_HANDLERS, LAMBDA_RUNTIME, IngestionStackSpec, SubscriberSpec,
+                                to_tfvars)
 from idp_kit.moto_fidelity import start_moto, stop_moto
 from idp_kit.terraform import cli_config, find_provider_mirror
 
@@ -78,11 +80,26 @@ def test_every_output_is_described_and_the_readme_lists_inputs_and_outputs():
 
 def test_the_job_policy_has_one_source_the_template():
     tf = {p.name: p.read_text() for p in MODULE.glob("*.tf")}
-    # GIVEN the module's files, THEN the job's permissions come from the template only, never spelt out in HCL
+    # GIVEN the module's files, THEN the job's and the functions' permissions come from the templates only, never spelt out in HCL
     assert 'templatefile("${path.module}/policies/databricks_job.json.tftpl"' in tf["iam.tf"]
     assert 'templatefile("${path.module}/policies/databricks_job_completion.json.tftpl"' in tf["iam.tf"]
-    spelt_out = re.compile(r"sqs:ReceiveMessage|s3:GetObjectVersion|s3:ListBucketVersions|dynamodb:UpdateItem|sns:Publish")
+    for template in ("api_function", "authorizer_function", "callbacks_function", "lambda_logs", "lambda_bucket_kms", "lambda_table_kms"):
+        assert f'templatefile("${{path.module}}/policies/{template}.json.tftpl"' in tf["lambda.tf"], template
+    spelt_out = re.compile(r"sqs:ReceiveMessage|s3:GetObjectVersion|s3:ListBucketVersions|dynamodb:UpdateItem|sns:Publish|"
+                           r"dynamodb:GetItem|logs:PutLogEvents|s3:PutObject|kms:ReEncrypt")
     assert [name for name, text in tf.items() if spelt_out.search(text)] == []
+
+
+def test_the_functions_run_the_handlers_the_zip_is_built_for_and_cache_as_the_local_server_does():
+    # GIVEN the module's function definitions and the kit's constants
+    tf = (MODULE / "lambda.tf").read_text() + (MODULE / "http_api.tf").read_text()
+    # THEN each handler and the runtime are the ones `idp-kit build` packs, and API Gateway caches an authorizer's
+    # answer as long as `idp-kit serve` does
+    for function, handler in LAMBDA_HANDLERS.items():
+        assert re.search(rf'{function} += {{ name = [^\n]*handler = "{re.escape(handler)}"', tf), function
+    assert f'runtime          = "{LAMBDA_RUNTIME}"' in tf
+    assert AUTHORIZER_RESULT_TTL_S == AUTHORIZER_CACHE_TTL_S
+    assert f"authorizer_result_ttl_in_seconds  = {AUTHORIZER_RESULT_TTL_S}" in tf
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -179,7 +196,9 @@ PROVIDER = """provider "aws" {{
   }}
 }}
 """
-SERVICES = ("cloudwatch", "dynamodb", "iam", "kms", "s3", "sns", "sqs", "sts")  # every service the module calls
+SERVICES = ("apigatewayv2", "cloudwatch", "dynamodb", "iam", "kms", "lambda", "logs", "s3", "sns", "sqs", "sts")  # every service the module calls
+SECRET = "s" * 32  # an api_signing_secret long enough
+ZIP_HASH = "A" * 43 + "="  # a base64sha256: with it, a plan needs no zip on disk
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +241,9 @@ def test_a_spec_plans_as_is_with_every_resource(plan_root, terraform, tf_env):
         bucket_kms_key_arn=kms + "1234", topic_kms_master_key_id="alias/idp-kit",
         status_table_kms_key_arn=kms + "5678",
         alarm_topic_arn="arn:aws:sns:us-east-1:123456789012:ops", tags={"team": "documents"},
+        api_signing_secret=SECRET, lambda_zip_path="nowhere/idp_kit_lambda.zip", lambda_zip_base64sha256=ZIP_HASH,
+        api_readable_buckets=("idp-kit-archive",), api_reserved_concurrency=20, log_kms_key_arn=kms + "9abc",
+        databricks_host="https://dbc-1.cloud.databricks.com", databricks_token="dapi-test", databricks_warehouse_id="abc123",
         sqs_subscribers={"idp-kit-ingest": SubscriberSpec(visibility_timeout_seconds=900),
                          "idp-kit-audit": SubscriberSpec(raw_message_delivery=True),
                          "idp-kit-pdf": SubscriberSpec(filter_policy=pdf_only)})
@@ -229,9 +251,11 @@ def test_a_spec_plans_as_is_with_every_resource(plan_root, terraform, tf_env):
     errors, summary = plan(terraform, tf_env, plan_root, to_tfvars(spec))
     # THEN it plans: 6 bucket resources, notification, topic + policy, 3 x (queue, DLQ, subscription, 2 alarms), three
     # tables, the completion topic with its callback queue, DLQ, subscription and 2 alarms, the role with its job, KMS,
-    # completion and self-assume policies
+    # completion and self-assume policies; the API: per function a role, its own, log and table-KMS policies, a log group and
+    # the function (3 x 6), the API's bucket-KMS policy, the callback event source, and the HTTP API with its integration,
+    # authorizer, two routes, access log group, stage and two invoke permissions
     assert errors == []
-    assert summary.get("add") == 6 + 1 + 2 + 3 * 5 + 3 + 6 + 5
+    assert summary.get("add") == 6 + 1 + 2 + 3 * 5 + 3 + 6 + 5 + 3 * 6 + 1 + 1 + 9
 
 
 # Inputs the spec refuses, each with the message variables.tf gives (planned in `inputs_root`: the validations are the
@@ -282,6 +306,30 @@ BAD_INPUTS: list[tuple[dict[str, Any], str]] = [
      "oldest_message_alarm_seconds must be a whole number from 60 to 1209600 (14 days)."),
     ({"databricks_external_id": None},
      "databricks_external_id is required when create_databricks_role is true: set it to your Databricks account id."),
+    ({"api_name": "a" * 54}, "api_name: 1-53 letters, digits, '-' or '_' (function names add up to 11 characters, and may have 64)."),
+    ({"api_auth": "cognito"}, 'api_auth must be "api_key" or "iam".'),
+    ({"api_upload_prefix": "/up/"}, "api_upload_prefix must be a folder relative to watched_prefix: ends with '/', does not start with it."),
+    ({"api_readable_buckets": ["Bad_B"]}, "api_readable_buckets: bucket names of 3-63 lower-case letters, digits, '.' and '-'."),
+    ({"api_routes": ["Fast"]}, "api_routes must be a non-empty list of lower-case names (a-z, 0-9, _ and -)."),
+    ({"api_rate_per_minute": 0}, "api_rate_per_minute must be a whole number from 1 to 1000000."),
+    ({"api_max_document_bytes": 0}, "api_max_document_bytes must be a whole number of bytes, at least 1."),
+    ({"api_throttling_burst_limit": 5001}, "api_throttling_burst_limit must be a whole number from 0 to 5000."),
+    ({"api_throttling_rate_limit": 10001}, "api_throttling_rate_limit must be a whole number from 0 to 10000."),
+    ({"api_reserved_concurrency": 0}, "api_reserved_concurrency must be a whole number of at least 1, or null for unreserved."),
+    ({"api_timeout_seconds": 31}, "api_timeout_seconds must be a whole number from 1 to 30."),
+    ({"callbacks_timeout_seconds": 901}, "callbacks_timeout_seconds must be a whole number from 1 to 900."),
+    ({"callbacks_batch_size": 11}, "callbacks_batch_size must be a whole number from 1 to 10."),
+    ({"lambda_memory_mb": 64}, "lambda_memory_mb must be a whole number from 128 to 10240."),
+    ({"lambda_architecture": "sparc"}, 'lambda_architecture must be "x86_64" or "arm64".'),
+    ({"lambda_zip_path": "dist/lambda.tar"}, "lambda_zip_path must name a .zip file (the one `idp-kit build` writes)."),
+    ({"lambda_zip_base64sha256": "abc"},
+     "lambda_zip_base64sha256 must be a base64 SHA-256 (44 characters ending in '='), or null to hash the file."),
+    ({"log_retention_days": 2}, "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, "
+                                "1096, 1827, 2192, 2557, 2922, 3288, 3653."),
+    ({"log_kms_key_arn": "k"}, "log_kms_key_arn must be a KMS key ARN, or null."),
+    ({"databricks_host": "http://dbc"}, "databricks_host must be the workspace URL, starting with https://, or null."),
+    ({"databricks_warehouse_id": ""}, 'databricks_warehouse_id must not be "": null for none.'),
+    ({"delta_schema": "a.b.c"}, "delta_schema must be `schema` or `catalog.schema` (letters, digits and '_')."),
 ]
 # Checks of variables other checks refer to (an invalid one silences those), and a second mistake in a variable
 # BAD_INPUTS already sets: each planned alone (one entry, several independent mistakes, where they can share a plan).
@@ -304,8 +352,13 @@ APART: list[tuple[dict[str, Any], str | list[str]]] = [
      'ingest_subscriber "idp-kit-missing" is not one of sqs_subscribers ["idp-kit-audit","idp-kit-ingest"].'),
     ({"dlq_suffix": ""},
      "dlq_suffix must be 1-79 characters: a dead-letter queue's name is its queue's name plus this suffix."),
+    ({"api_signing_secret": "short"},
+     "api_signing_secret must be at least 32 characters while api_enabled is true (it signs page tokens and callbacks), "
+     "or set api_enabled to false."),
+    ({"databricks_token": "dapi-test"},
+     "databricks_token is set but databricks_host is not: set the workspace URL (https://...) the token is for."),
 ]
-VALID = {"databricks_external_id": "0000-test"}
+VALID = {"databricks_external_id": "0000-test", "api_signing_secret": SECRET}
 
 
 def as_spec_fields(tfvars: dict[str, Any]) -> dict[str, Any]:
@@ -339,8 +392,19 @@ def test_plan_refuses_inputs_other_checks_refer_to(inputs_root, terraform, tf_en
 
 
 def test_without_a_completion_topic_the_module_plans_no_callback_queue(plan_root, terraform, tf_env):
-    # GIVEN the default spec without a completion topic; WHEN it is planned
-    errors, summary = plan(terraform, tf_env, plan_root, to_tfvars(IngestionStackSpec(completion_topic_name=None, **VALID)))
+    # GIVEN the default spec without a completion topic, its callers signing their requests (SigV4); WHEN it is planned
+    spec = IngestionStackSpec(completion_topic_name=None, api_auth="iam", lambda_zip_base64sha256=ZIP_HASH, **VALID)
+    errors, summary = plan(terraform, tf_env, plan_root, to_tfvars(spec))
     # THEN it plans the bucket (6 and its notification, no KMS), topic + policy, 2 x 5 per subscriber, 3 tables, the role
-    # with its job and self-assume policies: no completion topic, callback queue, alarm or publish policy
-    assert errors == [] and summary.get("add") == 6 + 1 + 2 + 2 * 5 + 3 + 3
+    # with its job and self-assume policies: no completion topic, callback queue, alarm or publish policy; and the API
+    # function alone (role, its own and log policies, log group, function) behind the HTTP API (integration, two routes,
+    # access log group, stage, one permission): no authorizer, no callback deliverer
+    assert errors == [] and summary.get("add") == 6 + 1 + 2 + 2 * 5 + 3 + 3 + 5 + 7
+
+
+def test_without_the_api_the_module_plans_the_ingestion_path_and_data_layer_only(plan_root, terraform, tf_env):
+    # GIVEN the default spec with api_enabled false, no secret and no zip anywhere; WHEN it is planned
+    spec = IngestionStackSpec(databricks_external_id="0000-test", api_enabled=False, lambda_zip_path="missing/idp_kit_lambda.zip")
+    errors, summary = plan(terraform, tf_env, plan_root, to_tfvars(spec))
+    # THEN it plans what the stack had before the API's compute: no function, role, log group or HTTP API
+    assert errors == [] and summary.get("add") == 6 + 1 + 2 + 2 * 5 + 3 + 6 + 4

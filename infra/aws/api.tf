@@ -2,7 +2,7 @@
 # The Document Processing API's data layer: its API keys and idempotency tables,
 # and the completion topic, told of every finished API document, with a queue
 # for the messages of documents whose caller asked for a callback. The API's
-# Lambda functions and HTTP API come with a later change.
+# Lambda functions are in lambda.tf, its HTTP API in http_api.tf.
 ################################################################################
 
 locals {
@@ -131,7 +131,7 @@ resource "aws_sqs_queue" "callback" {
   name                       = local.callback_queue_name
   sqs_managed_sse_enabled    = true
   max_message_size           = local.max_message_size
-  visibility_timeout_seconds = 300
+  visibility_timeout_seconds = 6 * var.callbacks_timeout_seconds # Lambda's advice for an SQS event source: 6 x the function's timeout
   message_retention_seconds  = 345600
   policy                     = data.aws_iam_policy_document.callback_queue[0].json
 

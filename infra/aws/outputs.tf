@@ -123,6 +123,32 @@ output "completion_callback_dlq_arn" {
 }
 
 ################################################################################
+# The API's functions and HTTP API
+################################################################################
+
+output "api_url" {
+  description = "The API's invoke URL (its $default stage; IDP_API_URL); null when api_enabled is false."
+  value       = one(aws_apigatewayv2_stage.this[*].invoke_url)
+}
+
+output "api_id" {
+  description = "The HTTP API's id; null when api_enabled is false."
+  value       = one(aws_apigatewayv2_api.this[*].id)
+}
+
+output "lambda_functions" {
+  description = "Per function the stack deploys (api; authorizer with api_auth = \"api_key\"; callbacks with a completion topic): its name, arn, role_arn and log_group. {} when api_enabled is false."
+  value = {
+    for k, f in aws_lambda_function.this : k => {
+      name      = f.function_name
+      arn       = f.arn
+      role_arn  = aws_iam_role.lambda[k].arn
+      log_group = aws_cloudwatch_log_group.lambda[k].name
+    }
+  }
+}
+
+################################################################################
 # The Databricks role and the region
 ################################################################################
 
@@ -141,8 +167,12 @@ output "region" {
 ################################################################################
 
 output "idp_kit_settings" {
-  description = "IDP_* environment variable name => string value: the settings idp_kit's job, CLI and notebooks read for this stack (`idp-kit settings from-terraform`)."
-  value = {
+  description = "IDP_* environment variable name => string value: the settings idp_kit's job, CLI and notebooks read for this stack (`idp-kit settings from-terraform`); with the API, its URL and auth mode too."
+  value       = local.idp_kit_settings
+}
+
+locals {
+  idp_kit_settings = merge({
     IDP_AWS_REGION           = local.region
     IDP_BUCKET               = aws_s3_bucket.this.id
     IDP_WATCHED_PREFIX       = var.watched_prefix
@@ -156,7 +186,9 @@ output "idp_kit_settings" {
     IDP_VISIBILITY_TIMEOUT_S = tostring(var.sqs_subscribers[var.ingest_subscriber].visibility_timeout_seconds)
     IDP_API_KEYS_TABLE       = aws_dynamodb_table.api_keys.name
     IDP_IDEMPOTENCY_TABLE    = aws_dynamodb_table.idempotency.name
+    IDP_API_AUTH             = var.api_auth
     # "" (not null) without a topic: the settings read "" as "no completion topic", and a missing one as the default name
     IDP_COMPLETION_TOPIC = try(aws_sns_topic.completion[0].name, "")
-  }
+    # the $default stage serves at the API's endpoint: known once the API exists, without waiting for the stage
+  }, var.api_enabled ? { IDP_API_URL = aws_apigatewayv2_api.this[0].api_endpoint } : {})
 }

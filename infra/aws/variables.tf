@@ -388,6 +388,300 @@ variable "completion_callback_queue_name" {
 }
 
 ################################################################################
+# The Document Processing API's compute: Lambda functions and the HTTP API
+################################################################################
+
+variable "api_enabled" {
+  description = "Deploy the API's three Lambda functions (API, authorizer, callback deliverer) and the HTTP API in front of them. false = the ingestion path and the API's data layer only."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "api_name" {
+  description = "Name of the HTTP API, and of its functions and their roles: <api_name>, <api_name>-authorizer, <api_name>-callbacks (1-53 letters, digits, '-' or '_')."
+  type        = string
+  default     = "idp-kit-api"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,53}$", var.api_name))
+    error_message = "api_name: 1-53 letters, digits, '-' or '_' (function names add up to 11 characters, and may have 64)."
+  }
+}
+
+variable "api_auth" {
+  description = "How callers prove who they are: \"api_key\" (the x-api-key header, checked by the Lambda authorizer) or \"iam\" (SigV4: the route's AWS_IAM authorization)."
+  type        = string
+  default     = "api_key"
+  nullable    = false
+
+  validation {
+    condition     = contains(["api_key", "iam"], var.api_auth)
+    error_message = "api_auth must be \"api_key\" or \"iam\"."
+  }
+}
+
+variable "api_signing_secret" {
+  description = "Signs page tokens and completion callbacks (IDP_API_SIGNING_SECRET, at least 32 characters); required while api_enabled. Sensitive: goes into the API's and the deliverer's environment (hardening: Secrets Manager, see docs/deploying.md)."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = !var.api_enabled || try(length(var.api_signing_secret) >= 32, false)
+    error_message = "api_signing_secret must be at least 32 characters while api_enabled is true (it signs page tokens and callbacks), or set api_enabled to false."
+  }
+}
+
+variable "api_upload_prefix" {
+  description = "Uploads asked for through the API land under watched_prefix + this (a folder: ends with '/', does not start with it); the API may put and delete objects there only."
+  type        = string
+  default     = "api/"
+  nullable    = false
+
+  validation {
+    condition     = endswith(var.api_upload_prefix, "/") && !startswith(var.api_upload_prefix, "/")
+    error_message = "api_upload_prefix must be a folder relative to watched_prefix: ends with '/', does not start with it."
+  }
+}
+
+variable "api_readable_buckets" {
+  description = "Buckets a submission may reference by s3:// URI (the API function may read their objects). [] = the landing bucket only."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for b in var.api_readable_buckets : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", b))])
+    error_message = "api_readable_buckets: bucket names of 3-63 lower-case letters, digits, '.' and '-'."
+  }
+}
+
+variable "api_routes" {
+  description = "The route overrides a submit may ask for (IDP_API_ROUTES): lower-case names of a-z, 0-9, '_' and '-'."
+  type        = list(string)
+  default     = ["default"]
+  nullable    = false
+
+  validation {
+    condition     = length(var.api_routes) > 0 && alltrue([for r in var.api_routes : can(regex("^[a-z0-9][a-z0-9_-]{0,62}$", r))])
+    error_message = "api_routes must be a non-empty list of lower-case names (a-z, 0-9, _ and -)."
+  }
+}
+
+variable "api_rate_per_minute" {
+  description = "Requests per caller per minute before the API answers 429 (IDP_API_RATE_PER_MINUTE; 1-1000000)."
+  type        = number
+  default     = 600
+  nullable    = false
+
+  validation {
+    condition     = floor(var.api_rate_per_minute) == var.api_rate_per_minute && var.api_rate_per_minute >= 1 && var.api_rate_per_minute <= 1000000
+    error_message = "api_rate_per_minute must be a whole number from 1 to 1000000."
+  }
+}
+
+variable "api_max_document_bytes" {
+  description = "The largest document a submission may name (IDP_MAX_DOCUMENT_BYTES; >= 1)."
+  type        = number
+  default     = 104857600
+  nullable    = false
+
+  validation {
+    condition     = floor(var.api_max_document_bytes) == var.api_max_document_bytes && var.api_max_document_bytes >= 1
+    error_message = "api_max_document_bytes must be a whole number of bytes, at least 1."
+  }
+}
+
+variable "api_throttling_burst_limit" {
+  description = "The $default stage's burst limit for every route, all callers together (0-5000)."
+  type        = number
+  default     = 200
+  nullable    = false
+
+  validation {
+    condition     = floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit && var.api_throttling_burst_limit >= 0 && var.api_throttling_burst_limit <= 5000
+    error_message = "api_throttling_burst_limit must be a whole number from 0 to 5000."
+  }
+}
+
+variable "api_throttling_rate_limit" {
+  description = "The $default stage's steady rate for every route, requests per second, all callers together (0-10000)."
+  type        = number
+  default     = 100
+  nullable    = false
+
+  validation {
+    condition     = floor(var.api_throttling_rate_limit) == var.api_throttling_rate_limit && var.api_throttling_rate_limit >= 0 && var.api_throttling_rate_limit <= 10000
+    error_message = "api_throttling_rate_limit must be a whole number from 0 to 10000."
+  }
+}
+
+variable "api_reserved_concurrency" {
+  description = "Concurrent executions reserved for the API function (and its cap); null = unreserved, sharing the account's pool."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.api_reserved_concurrency == null || try(floor(var.api_reserved_concurrency) == var.api_reserved_concurrency && var.api_reserved_concurrency >= 1, false)
+    error_message = "api_reserved_concurrency must be a whole number of at least 1, or null for unreserved."
+  }
+}
+
+variable "api_timeout_seconds" {
+  description = "The API function's timeout (1-30 s: an HTTP API integration gives up after 30 s)."
+  type        = number
+  default     = 29
+  nullable    = false
+
+  validation {
+    condition     = floor(var.api_timeout_seconds) == var.api_timeout_seconds && var.api_timeout_seconds >= 1 && var.api_timeout_seconds <= 30
+    error_message = "api_timeout_seconds must be a whole number from 1 to 30."
+  }
+}
+
+variable "callbacks_timeout_seconds" {
+  description = "The callback deliverer's timeout (1-900 s); the callback queue's visibility timeout is 6 times this."
+  type        = number
+  default     = 50
+  nullable    = false
+
+  validation {
+    condition     = floor(var.callbacks_timeout_seconds) == var.callbacks_timeout_seconds && var.callbacks_timeout_seconds >= 1 && var.callbacks_timeout_seconds <= 900
+    error_message = "callbacks_timeout_seconds must be a whole number from 1 to 900."
+  }
+}
+
+variable "callbacks_batch_size" {
+  description = "Callback messages per invocation of the deliverer (1-10)."
+  type        = number
+  default     = 10
+  nullable    = false
+
+  validation {
+    condition     = floor(var.callbacks_batch_size) == var.callbacks_batch_size && var.callbacks_batch_size >= 1 && var.callbacks_batch_size <= 10
+    error_message = "callbacks_batch_size must be a whole number from 1 to 10."
+  }
+}
+
+variable "lambda_memory_mb" {
+  description = "Memory of each function, MB (128-10240; CPU grows with it)."
+  type        = number
+  default     = 512
+  nullable    = false
+
+  validation {
+    condition     = floor(var.lambda_memory_mb) == var.lambda_memory_mb && var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240
+    error_message = "lambda_memory_mb must be a whole number from 128 to 10240."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "The functions' architecture, \"x86_64\" or \"arm64\": the one the zip was built for (`idp-kit build --architecture`)."
+  type        = string
+  default     = "x86_64"
+  nullable    = false
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be \"x86_64\" or \"arm64\"."
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "The functions' code: the zip `idp-kit build` writes (dist/idp_kit_lambda.zip), relative to where Terraform runs, or absolute."
+  type        = string
+  default     = "dist/idp_kit_lambda.zip"
+  nullable    = false
+
+  validation {
+    condition     = endswith(var.lambda_zip_path, ".zip")
+    error_message = "lambda_zip_path must name a .zip file (the one `idp-kit build` writes)."
+  }
+}
+
+variable "lambda_zip_base64sha256" {
+  description = "The zip's base64sha256 from dist/manifest.json (the functions' source_code_hash); null = filebase64sha256(lambda_zip_path)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lambda_zip_base64sha256 == null || can(regex("^[A-Za-z0-9+/]{43}=$", var.lambda_zip_base64sha256))
+    error_message = "lambda_zip_base64sha256 must be a base64 SHA-256 (44 characters ending in '='), or null to hash the file."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' and the access log's log groups, in days (a value CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "ARN of a customer managed KMS key for the log groups (its key policy must admit logs.<region>.amazonaws.com); null = CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.log_kms_key_arn == null || try(startswith(var.log_kms_key_arn, "arn:"), false)
+    error_message = "log_kms_key_arn must be a KMS key ARN, or null."
+  }
+}
+
+variable "databricks_host" {
+  description = "The Databricks workspace URL the API reads results from (DATABRICKS_HOST, https://...); null = none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.databricks_host == null || try(startswith(var.databricks_host, "https://"), false)
+    error_message = "databricks_host must be the workspace URL, starting with https://, or null."
+  }
+}
+
+variable "databricks_token" {
+  description = "A token for databricks_host (DATABRICKS_TOKEN); null = none. Sensitive: goes into the API function's environment (hardening: Secrets Manager, or OAuth M2M, see docs/deploying.md)."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.databricks_token == null || var.databricks_host != null
+    error_message = "databricks_token is set but databricks_host is not: set the workspace URL (https://...) the token is for."
+  }
+}
+
+variable "databricks_warehouse_id" {
+  description = "The SQL warehouse the API reads results through (IDP_DATABRICKS_WAREHOUSE_ID); null = none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.databricks_warehouse_id == null || try(length(var.databricks_warehouse_id) > 0, false)
+    error_message = "databricks_warehouse_id must not be \"\": null for none."
+  }
+}
+
+variable "delta_schema" {
+  description = "The schema of the kit's Delta tables (IDP_DELTA_SCHEMA): `catalog.schema` on Databricks, `schema` locally."
+  type        = string
+  default     = "idp_kit"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_]+(\\.[A-Za-z0-9_]+)?$", var.delta_schema))
+    error_message = "delta_schema must be `schema` or `catalog.schema` (letters, digits and '_')."
+  }
+}
+
+################################################################################
 # Databricks job role
 ################################################################################
 

@@ -1,11 +1,17 @@
 ################################################################################
-# A complete ingestion stack: three subscribers, one of which receives PDFs only.
-# Against real AWS: set bucket_name and databricks_external_id. Against a local
-# emulator (moto) also set aws_endpoint_url; nothing else changes.
+# A complete ingestion stack: three subscribers, one of which receives PDFs only,
+# and the Document Processing API (its functions run the zip `idp-kit build`
+# wrote, named by dist/manifest.json). Against real AWS: set bucket_name,
+# databricks_external_id and api_signing_secret. Against a local emulator (moto)
+# also set aws_endpoint_url; nothing else changes.
 ################################################################################
 
 locals {
   local_emulator = var.aws_endpoint_url != null
+
+  # What `idp-kit build` made: the zip's file name and hash, beside the manifest.
+  manifest   = jsondecode(file(var.manifest_path))
+  lambda_zip = local.manifest.artifacts.lambda_zip
 }
 
 provider "aws" {
@@ -21,14 +27,17 @@ provider "aws" {
   max_retries                 = local.local_emulator ? 2 : null
 
   endpoints {
-    cloudwatch = var.aws_endpoint_url
-    dynamodb   = var.aws_endpoint_url
-    iam        = var.aws_endpoint_url
-    kms        = var.aws_endpoint_url
-    s3         = var.aws_endpoint_url
-    sns        = var.aws_endpoint_url
-    sqs        = var.aws_endpoint_url
-    sts        = var.aws_endpoint_url
+    apigatewayv2 = var.aws_endpoint_url
+    cloudwatch   = var.aws_endpoint_url
+    dynamodb     = var.aws_endpoint_url
+    iam          = var.aws_endpoint_url
+    kms          = var.aws_endpoint_url
+    lambda       = var.aws_endpoint_url
+    logs         = var.aws_endpoint_url
+    s3           = var.aws_endpoint_url
+    sns          = var.aws_endpoint_url
+    sqs          = var.aws_endpoint_url
+    sts          = var.aws_endpoint_url
   }
 }
 
@@ -55,6 +64,12 @@ module "ingestion" {
 
   databricks_external_id = var.databricks_external_id
   alarm_topic_arn        = var.alarm_topic_arn
+
+  # The API: the build's zip (its hash from the manifest, so an unchanged zip deploys nothing), the signing secret.
+  lambda_zip_path         = "${dirname(var.manifest_path)}/${local.lambda_zip.file}"
+  lambda_zip_base64sha256 = local.lambda_zip.base64sha256
+  lambda_architecture     = local.lambda_zip.architecture
+  api_signing_secret      = var.api_signing_secret
 
   tags = var.tags
 }

@@ -23,6 +23,11 @@ output "status_table_name" {
   value       = module.ingestion.status_table_name
 }
 
+output "api_url" {
+  description = "The API's invoke URL (IDP_API_URL)."
+  value       = module.ingestion.api_url
+}
+
 output "databricks_role_arn" {
   description = "ARN of the role the Databricks job assumes."
   value       = module.ingestion.databricks_role_arn

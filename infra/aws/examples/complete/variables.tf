@@ -20,6 +20,18 @@ variable "databricks_external_id" {
   type        = string
 }
 
+variable "manifest_path" {
+  description = "The manifest `idp-kit build` writes beside the Lambda zip (run it from the repository root first)."
+  type        = string
+  default     = "../../../../dist/manifest.json"
+}
+
+variable "api_signing_secret" {
+  description = "Signs the API's page tokens and callbacks: at least 32 random characters (python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+  type        = string
+  sensitive   = true
+}
+
 variable "alarm_topic_arn" {
   description = "Optional SNS topic ARN for the CloudWatch alarms; null = alarms without actions."
   type        = string
