@@ -29,7 +29,6 @@ import idp_kit
 from .callback_signing import DELIVERY_HEADER, SIGNATURE_HEADER, callback_secret, sign
 from .document_service import links
 from .document_status import FINISHED, ProcessingStatus, StatusRecord, StatusStore
-from .infra_spec import callback_queue_name, spec_from_settings
 from .settings import AwsClients, Settings
 
 # %% auto #0
@@ -422,6 +421,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 # %% ../nbs/68_completion_callbacks.ipynb #f93d6526
 def callback_queue(settings: Settings) -> str | None:
     "The name of the completion topic's callback queue; None when there is no completion topic."
+    from idp_kit.infra_spec import callback_queue_name, spec_from_settings  # not at import: 50 ms of a cold start
     topic = settings.completion_topic
     if not topic: return None
     if topic.startswith("arn:"): settings = settings.replace(completion_topic=topic.rsplit(":", 1)[-1])

@@ -15,7 +15,6 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from .events import sequencer_key
-from .infra_spec import OWNER_INDEX  # the status table's sparse GSI: hash `owner`, range `created_at`
 from .settings import AwsClients, Settings
 
 # %% auto #0
@@ -252,6 +251,7 @@ StatusStore.deleted, StatusStore.requeued, StatusStore.restore = _deleted, _requ
 def _list_owned(self: StatusStore, owner: str, *, status: ProcessingStatus | None = None, limit: int = 50,
                 start: dict[str, Any] | None = None) -> tuple[list[StatusRecord], dict[str, Any] | None]:
     "`owner`'s documents, newest first, and the key to continue from (None at the end)."
+    from idp_kit.infra_spec import OWNER_INDEX  # here, not at the top: the spec's models cost a Lambda's cold start 50 ms
     kw: dict[str, Any] = dict(TableName=self.table, IndexName=OWNER_INDEX, KeyConditionExpression="#owner = :owner",
                               ExpressionAttributeNames={"#owner": "owner"}, ExpressionAttributeValues={":owner": {"S": owner}},
                               ScanIndexForward=False, Limit=limit)
