@@ -41,7 +41,7 @@ sync-check: install-dev
 
 ## Notebook tests start Sail servers in-process: keep its Rust logging to errors.
 nbdev-test: install-dev
-	RUST_LOG=error PATH=$(BIN):$$PATH $(BIN)/nbdev_test --n_workers 2
+	RUST_LOG=error PATH=$(BIN):$$PATH $(BIN)/nbdev_test --n_workers 2 --flags slow
 
 pytest: install-dev
 	PATH=$(BIN):$$PATH $(BIN)/python -m pytest

@@ -161,7 +161,8 @@ def bench_api(settings: Settings, *, clients: int = 20, requests: int = 2000, wo
     from idp_kit.local import moto_session
     from idp_kit.serve import local_api
     from idp_kit.spark import spark_session
-    from idp_kit.sqs_batch_ingestion import resolve_queue, run_poller
+    from idp_kit.sqs_batch_ingestion import run_poller
+    from idp_kit.sqs_transport import resolve_queue
     t0 = time.perf_counter()
     n_submit, n_result = requests // 4, requests // 4
     n_status = requests - n_submit - n_result
@@ -172,7 +173,7 @@ def bench_api(settings: Settings, *, clients: int = 20, requests: int = 2000, wo
         api = _Api(server.url, ApiKeyStore(stack, aws).create(f"bench-{uuid.uuid4().hex[:8]}").key, clients)
         sample = resources.files("idp_kit").joinpath("samples", SAMPLE).read_bytes()
         aws("s3").put_object(Bucket=stack.bucket, Key=f"bench/{SAMPLE}", Body=sample)
-        queue_url = resolve_queue(aws("sqs"), stack)[1]
+        queue_url = resolve_queue(aws("sqs"), stack).url
         before = _books(api, aws, queue_url, [])
         submit, ids = _submit_phase(api, f"s3://{stack.bucket}/bench/{SAMPLE}", n_submit, clients)
         books = _books(api, aws, queue_url, ids)

@@ -57,7 +57,8 @@ class ErrorCode(str, Enum):
     unsupported_type = "unsupported_type"  # no parser for the detected content type
     too_large = "too_large"  # larger than the configured limit
     object_missing = "object_missing"  # the S3 object (or version) is gone
-    fetch_failed = "fetch_failed"  # the object could not be read just now (denied, throttled, unreachable): retried
+    fetch_failed = "fetch_failed"  # the object could not be read just now (throttled, unreachable, S3 erring): retried
+    access_denied = "access_denied"  # S3 refused the job's role (a missing permission or key policy): retried until fixed
     invalid_reference = "invalid_reference"  # the event names an object S3 cannot hold (bad bucket name, empty key)
     parser_error = "parser_error"  # the parser raised something unexpected (a bug: report it)
 

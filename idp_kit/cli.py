@@ -19,9 +19,11 @@ from .settings import Settings
 
 # %% auto #0
 __all__ = ['PROVISIONER_CHOICES', 'UsageError', 'cmd_schema', 'cmd_parse', 'cmd_events_decode', 'cmd_sql_render', 'cmd_local',
-           'cmd_poll', 'poll_queue', 'cmd_provision', 'cmd_settings_from_terraform', 'cmd_build', 'cmd_upload',
+           'cmd_poll', 'poll_queues', 'cmd_provision', 'cmd_settings_from_terraform', 'cmd_build', 'cmd_upload',
            'cmd_terraform_cli_config', 'cmd_simulate', 'cmd_api_keys', 'cmd_serve', 'api_client', 'cmd_submit',
-           'cmd_openapi', 'cmd_bench_lambda_import', 'cmd_bench_api', 'build_parser', 'explain', 'main']
+           'cmd_replay', 'cmd_redrive', 'cmd_runs', 'cmd_worker', 'cmd_tables', 'cmd_deploy_databricks',
+           'cmd_bench_ingest', 'cmd_openapi', 'cmd_bench_lambda_import', 'cmd_bench_api', 'build_parser', 'explain',
+           'main']
 
 # %% ../nbs/90_cli.ipynb #58baa7b1
 class UsageError(Exception):
@@ -89,24 +91,29 @@ def _print_exports(status: dict) -> int:
 
 # %% ../nbs/90_cli.ipynb #9487f54c
 def cmd_poll(args: argparse.Namespace) -> int:
-    "Run the poller against the configured queue until it is drained."
+    "Run the ingestion job: until drained (the default), a limit, or SIGTERM; exit 0 when the run succeeded."
     from idp_kit.spark import spark_session
-    from idp_kit.sqs_batch_ingestion import QueueNotFound, run_poller
+    from idp_kit.sqs_batch_ingestion import run_poller
+    from idp_kit.sqs_transport import QueueNotFound
+    from idp_kit.logs import configure_logging
     settings = Settings()
-    queue = poll_queue(settings, args.queue, args.mode)
-    try: summary = run_poller(settings, spark_session(settings), queue_name=queue, mode=args.mode, max_batches=args.max_batches)
+    configure_logging(settings.log_format, settings.log_level)  # stderr; the summary goes to stdout
+    queues = poll_queues(settings, args.queue, args.mode)
+    try: summary = run_poller(settings, spark_session(settings), queues=queues, mode=args.mode, max_batches=args.max_batches,
+                              max_messages=args.max_messages, max_runtime_s=args.max_runtime, receivers=args.receivers,
+                              until_empty=not args.continuous, handle_signals=True)
     except QueueNotFound as e: raise UsageError(f"poll: {e}")
     print(summary.model_dump_json(indent=2))
     return 0 if summary.status == "succeeded" else 1
 
 # %% ../nbs/90_cli.ipynb #e46baec8
-def poll_queue(settings: Settings, queue: str | None, mode: str) -> str | None:
-    "The queue `idp-kit poll` drains: `--queue`, else the ingest queue (ingest mode) or the audit queue (audit mode)."
-    if queue or mode == "ingest": return queue
+def poll_queues(settings: Settings, queues: list[str] | None, mode: str) -> list[str] | None:
+    "The queues `idp-kit poll` reads: `--queue` (repeatable), else IDP_POLL_QUEUES or the ingest queue (ingest), the audit queue (audit)."
+    if queues or mode == "ingest": return queues or None
     if not settings.audit_queue:
         raise UsageError("poll --mode audit: no audit queue is configured (IDP_AUDIT_QUEUE): pass --queue NAME; "
                          "audit mode deletes what it records, so it never defaults to the ingest queue")
-    return settings.audit_queue
+    return [settings.audit_queue]
 
 # %% ../nbs/90_cli.ipynb #609f3f4c
 def cmd_provision(args: argparse.Namespace) -> int:
@@ -223,6 +230,85 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 # %% ../nbs/90_cli.ipynb #a54bbefc
+def cmd_replay(args: argparse.Namespace) -> int:
+    "Send recorded messages again, selected by the filters; a dry run shows what would go."
+    from idp_kit.replay import InvalidReplay, ReplayFilter, replay
+    from idp_kit.spark import spark_session
+    from idp_kit.sqs_transport import QueueNotFound
+    settings = Settings()
+    try:
+        filters = ReplayFilter(statuses=args.status or (), error_codes=args.error_code or (), run_ids=args.run_id or (),
+                               since=args.since, until=args.until, key_prefix=args.key_prefix, queue=args.queue)
+        report = replay(settings, spark_session(settings), filters, dry_run=args.dry_run, limit=args.limit)
+    except (InvalidReplay, QueueNotFound) as e: raise UsageError(f"replay: {e}")
+    print(report.model_dump_json(indent=2))
+    return 0 if args.dry_run or report.status == "succeeded" else 1
+
+def cmd_redrive(args: argparse.Namespace) -> int:
+    "Move a queue's dead-letter queue back to it."
+    from idp_kit.redrive import NoDeadLetterQueue, redrive
+    from idp_kit.spark import spark_session
+    from idp_kit.sqs_transport import QueueNotFound
+    settings = Settings()
+    try: report = redrive(settings, spark_session(settings), args.queue, deadline_s=args.deadline)
+    except (NoDeadLetterQueue, QueueNotFound) as e: raise UsageError(f"redrive: {e}")
+    print(report.model_dump_json(indent=2))
+    return 0 if report.status == "succeeded" else 1
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    "Print the latest runs of the ingestion job (and of replays, redrives, workers)."
+    from idp_kit.monitoring import format_runs, recent_runs
+    from idp_kit.spark import spark_session
+    settings = Settings()
+    rows = [r.asDict() for r in recent_runs(spark_session(settings), settings, limit=args.limit).collect()]
+    print(json.dumps(rows, default=str, indent=2) if args.json else format_runs(rows))
+    return 0
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    "The worker job's task: fetch and parse dispatched work units, write their outcomes."
+    from idp_kit.job_dispatch import run_worker
+    report = run_worker(Settings(), args.units, outcomes=args.outcomes)
+    print(report.model_dump_json(), file=sys.stderr)
+    return 0
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    "Create the schema and the kit's Delta tables if missing (the table-setup job)."
+    from idp_kit.spark import spark_session
+    from idp_kit.tracking import ensure_tables
+    settings = Settings()
+    for name in ensure_tables(spark_session(settings), settings): print(name)
+    return 0
+
+def cmd_deploy_databricks(args: argparse.Namespace) -> int:
+    "Create or update the bundle's jobs by name through databricks-sdk (idempotent)."
+    from idp_kit.databricks_deploy import DEFAULT_BUNDLE, BundleError, DeployError, deploy_databricks
+    try: jobs = deploy_databricks(Path(args.bundle) if args.bundle else DEFAULT_BUNDLE, args.target, dry_run=args.dry_run,
+                                  variables=dict(_assignment(v) for v in args.var or []))
+    except (BundleError, DeployError) as e: raise UsageError(f"deploy databricks: {e}")
+    if args.json: print(json.dumps([j._asdict() | {"action": j.action.value} for j in jobs], indent=2, default=str))
+    else:
+        for j in jobs: print(f"{j.action.value:10} {j.name} (job {j.job_id}){': ' + '; '.join(j.changes) if j.changes else ''}")
+    return 0
+
+def _assignment(text: str) -> tuple[str, str]:
+    if "=" not in text: raise UsageError(f"--var takes NAME=VALUE, got {text!r}")
+    name, value = text.split("=", 1)
+    return name, value
+
+def cmd_bench_ingest(args: argparse.Namespace) -> int:
+    "Benchmark the ingestion job against the raw SQS transport on a fresh local stack."
+    from idp_kit.bench_ingest import bench_ingest
+    sizes = [int(x) for x in args.discovery.split(",") if x.strip()] if args.discovery else []
+    report = bench_ingest(Settings(), messages=args.messages, receivers=args.receivers, discovery_sizes=sizes,
+                          log=lambda m: print(m, file=sys.stderr, flush=True))
+    if args.json: print(report.model_dump_json(indent=2))
+    else:
+        print(f"raw {report.raw.messages_per_s}/s; job " + ", ".join(f"{j.receivers} receiver(s) {j.messages_per_s}/s" for j in report.job))
+        print(f"ratio {report.ratio}; {report.commits_per_1000} Delta commits per 1,000 messages; {report.sqs_calls_per_message} SQS calls "
+              f"per message; peak RSS {report.peak_rss_mb} MB; lost {report.lost}")
+        for d in report.discovery: print(f"{d.existing:>7} objects: notification {d.notification_s} s, listing {d.listing_s} s")
+    return 0 if report.lost == 0 else 1
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     "Print the API's OpenAPI 3.1 document (the committed copy is docs/openapi.json)."
     from idp_kit.document_processing_api import openapi_document
@@ -260,6 +346,13 @@ def _positive_int(text: str) -> int:
     if n < 1: raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
     return n
 
+def _positive_float(text: str) -> float:
+    "An argparse type: a number above 0."
+    try: x = float(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not x > 0: raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return x
+
 PROVISIONER_CHOICES = ["auto", "terraform", "cloudformation", "boto3"]
 
 def build_parser() -> argparse.ArgumentParser:
@@ -286,11 +379,51 @@ def build_parser() -> argparse.ArgumentParser:
     lo.add_argument("--provision", choices=PROVISIONER_CHOICES, help="how `up` provisions AWS: auto (Terraform when installed, else boto3), "
                     "terraform, cloudformation or boto3; default IDP_PROVISIONER")
     lo.set_defaults(fn=cmd_local)
-    po = sub.add_parser("poll", help="poll a queue until drained and record everything in Delta")
-    po.add_argument("--queue", help="queue name or URL; default IDP_INGEST_QUEUE_URL or IDP_INGEST_QUEUE (ingest), IDP_AUDIT_QUEUE (audit)")
+    po = sub.add_parser("poll", help="run the ingestion job: receive, parse and record in Delta until drained, a limit, or SIGTERM")
+    po.add_argument("--queue", action="append", help="queue name or URL (repeat for several); default IDP_POLL_QUEUES, "
+                    "else IDP_INGEST_QUEUE_URL or IDP_INGEST_QUEUE (ingest), IDP_AUDIT_QUEUE (audit)")
     po.add_argument("--mode", choices=["ingest", "audit"], default="ingest")
-    po.add_argument("--max-batches", type=_positive_int, default=None)
+    until = po.add_mutually_exclusive_group()
+    until.add_argument("--until-empty", action="store_true", help="stop once every queue is drained (the default)")
+    until.add_argument("--continuous", action="store_true", help="keep polling an empty queue until a limit or SIGTERM")
+    po.add_argument("--max-messages", type=_positive_int, default=None, help="receive at most N messages (default IDP_MAX_MESSAGES)")
+    po.add_argument("--max-runtime", type=_positive_float, default=None, metavar="SECONDS",
+                    help="stop receiving after this long, finish the micro-batch in hand (default IDP_MAX_RUNTIME_S)")
+    po.add_argument("--max-batches", type=_positive_int, default=None, help="stop after N micro-batches")
+    po.add_argument("--receivers", type=_positive_int, default=None, help="receiver threads per queue (default IDP_RECEIVERS)")
     po.set_defaults(fn=cmd_poll)
+    ru = sub.add_parser("runs", help="the latest runs of the ingestion job, replays, redrives and workers")
+    ru.add_argument("--limit", type=_positive_int, default=20); ru.add_argument("--json", action="store_true")
+    ru.set_defaults(fn=cmd_runs)
+    wk = sub.add_parser("worker", help="the Databricks worker job's task: fetch and parse dispatched work units")
+    wk.add_argument("--units", required=True, help="s3:// URI of the units (or inline JSON)")
+    wk.add_argument("--outcomes", help="where to write the outcomes (default: next to the units; printed for inline JSON)")
+    wk.set_defaults(fn=cmd_worker)
+    tb = sub.add_parser("tables", help="the kit's Delta tables").add_subparsers(dest="tables_command", required=True)
+    tb.add_parser("ensure", help="create the schema and tables if missing (idempotent)").set_defaults(fn=cmd_tables)
+    dp = sub.add_parser("deploy", help="deploy to a platform").add_subparsers(dest="deploy_command", required=True)
+    dd = dp.add_parser("databricks", help="create or update the bundle's jobs by name through databricks-sdk (idempotent)")
+    dd.add_argument("--bundle", help="the bundle directory (default: this checkout's infra/databricks)")
+    dd.add_argument("--target", help="the bundle target (default: its default target)")
+    dd.add_argument("--var", action="append", metavar="NAME=VALUE", help="a bundle variable (repeat); BUNDLE_VAR_<name> works too")
+    dd.add_argument("--dry-run", action="store_true", help="show what would be created or updated")
+    dd.add_argument("--json", action="store_true")
+    dd.set_defaults(fn=cmd_deploy_databricks)
+    rp = sub.add_parser("replay", help="send recorded messages again (by status, error code, run, time or key prefix); --dry-run shows what would go")
+    rp.add_argument("--status", action="append", help="record status, e.g. failed or dead_lettered (repeat or comma-separate)")
+    rp.add_argument("--error-code", action="append", help="record error code, e.g. corrupt or access_denied (repeat or comma-separate)")
+    rp.add_argument("--run-id", action="append", help="the run that last wrote the record (repeat)")
+    rp.add_argument("--since", help="received at or after this ISO 8601 time (UTC unless it says otherwise)")
+    rp.add_argument("--until", help="received before this ISO 8601 time")
+    rp.add_argument("--key-prefix", help="object keys starting with this")
+    rp.add_argument("--queue", help="only messages received from this queue (name or URL)")
+    rp.add_argument("--limit", type=_positive_int, default=None, help="at most N messages (the oldest)")
+    rp.add_argument("--dry-run", action="store_true", help="select and show, send nothing")
+    rp.set_defaults(fn=cmd_replay)
+    rd = sub.add_parser("redrive", help="move a queue's dead-letter queue back to it (StartMessageMoveTask, or receive-send-delete)")
+    rd.add_argument("--queue", help="the source queue (name or URL); default the ingest queue")
+    rd.add_argument("--deadline", type=_positive_float, default=300.0, metavar="SECONDS", help="give up after this long (default 300)")
+    rd.set_defaults(fn=cmd_redrive)
     sub.add_parser("provision", help="create the bucket, topic, queues (with DLQs) and status table the settings name (idempotent)"
                    ).set_defaults(fn=cmd_provision)
     si = sub.add_parser("simulate", help="run the production simulation on a fresh local stack")
@@ -346,6 +479,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "result phases (an open loop); default 0: back to back, the machine's ceiling")
     ba.add_argument("--json", action="store_true")
     ba.set_defaults(fn=cmd_bench_api)
+    bi = be.add_parser("ingest", help="the ingestion job against the raw SQS transport; discovery by notification vs listing")
+    bi.add_argument("--messages", type=_positive_int, default=2000, help="messages per drain (default 2000)")
+    bi.add_argument("--receivers", type=_positive_int, nargs="+", default=[1, 2, 4], help="receiver counts to run (default 1 2 4)")
+    bi.add_argument("--discovery", default="1000,10000,50000", help="bucket sizes for discovery, comma-separated ('' skips it)")
+    bi.add_argument("--json", action="store_true")
+    bi.set_defaults(fn=cmd_bench_ingest)
     bl = be.add_parser("lambda-import", help="import time of each handler from the Lambda zip, in a clean interpreter")
     bl.add_argument("--zip", default="dist/idp_kit_lambda.zip", help="the zip `idp-kit build` wrote")
     bl.add_argument("--repeat", type=_positive_int, default=3, help="fresh interpreters per handler; the median is kept")

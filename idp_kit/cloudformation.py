@@ -21,10 +21,10 @@ import hashlib
 
 from .infra_spec import (_BUCKET, _QUEUE, _ROLE, _TABLE, _TOPIC, API_KEYS_HASH_KEY, API_KEYS_TTL_ATTRIBUTE,
                                 CALLBACK_FILTER_POLICY, COMPLETION_TOPIC_KMS_KEY, IDEMPOTENCY_HASH_KEY,
-                                IDEMPOTENCY_TTL_ATTRIBUTE, OWNER_INDEX, IngestionStackSpec, SubscriberSpec, _render_policy,
-                                aws_module_dir, ACCESS_LOG_FORMAT, API_KEY_IDENTITY_SOURCE, AUTHORIZER_RESULT_TTL_S,
-                                AUTHORIZER_TIMEOUT_S, CALLBACK_VISIBILITY_FACTOR, LAMBDA_HANDLERS, LAMBDA_RUNTIME, OPENAPI_ROUTE,
-                                PROXY_ROUTE)
+                                IDEMPOTENCY_TTL_ATTRIBUTE, NOTIFICATION_EVENTS, OWNER_INDEX, IngestionStackSpec,
+                                SubscriberSpec, _render_policy, aws_module_dir, ACCESS_LOG_FORMAT, API_KEY_IDENTITY_SOURCE,
+                                AUTHORIZER_RESULT_TTL_S, AUTHORIZER_TIMEOUT_S, CALLBACK_VISIBILITY_FACTOR, LAMBDA_HANDLERS,
+                                LAMBDA_RUNTIME, OPENAPI_ROUTE, PROXY_ROUTE)
 from .settings import AwsClients, get_settings
 
 # %% auto #0
@@ -92,10 +92,10 @@ _SCALARS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (  # spec field, pa
      "Days after which noncurrent object versions are deleted.", {}),
     ("abort_incomplete_multipart_upload_days", "AbortIncompleteMultipartUploadDays",
      "Days after which incomplete multipart uploads are aborted.", {}),
-    ("watched_prefix", "WatchedPrefix", "Key prefix whose object-created events are published (ends with '/'); "
+    ("watched_prefix", "WatchedPrefix", "Key prefix whose object events (created, removed) are published (ends with '/'); "
      "empty = the whole bucket.", _rule(_PREFIX_PATTERN, "empty, or a folder: ends with '/', does not start with it, "
                                                           "no '\"' or '\\'")),
-    ("topic_name", "TopicName", "Name of the SNS topic the bucket publishes object-created events to.",
+    ("topic_name", "TopicName", "Name of the SNS topic the bucket publishes its object events to.",
      _rule(_TOPIC.pattern, "1-256 letters, digits, '-' or '_'")),
     ("topic_kms_master_key_id", "TopicKmsMasterKeyId", "KMS key for SNS encryption; empty = unencrypted. S3 can "
      "publish only with a customer managed key whose policy admits s3.amazonaws.com.", {}),
@@ -335,14 +335,15 @@ def _policy_doc(*statements: dict[str, Any]) -> dict[str, Any]:
 
 # %% ../nbs/08_cloudformation.ipynb #aabc68bf
 def _topic_configurations(suffix_slots: int) -> list[Any]:
-    "One topic configuration per watched suffix, or one for the prefix alone."
+    "Per watched suffix, or once for the prefix alone: one topic configuration per event of `NOTIFICATION_EVENTS`."
     rule = {"Name": "prefix", "Value": _ref("WatchedPrefix")}
-    event = {"Event": "s3:ObjectCreated:*", "Topic": _ref("Topic")}
-    only_prefix = {**event, "Filter": _if("HasWatchedPrefix", {"S3Key": {"Rules": [rule]}})}
+    events = [{"Event": e, "Topic": _ref("Topic")} for e in NOTIFICATION_EVENTS]
+    only_prefix = [{**e, "Filter": _if("HasWatchedPrefix", {"S3Key": {"Rules": [rule]}})} for e in events]
     suffix = lambda k: {"Name": "suffix", "Value": _ref(f"WatchedSuffix{k}")}
     rules = lambda k: {"S3Key": {"Rules": [_if("HasWatchedPrefix", rule), suffix(k)]}}
-    per_suffix = [_if(f"HasWatchedSuffix{k}", {**event, "Filter": rules(k)}) for k in range(1, suffix_slots + 1)]
-    return [_if("HasNoWatchedSuffix", only_prefix), *per_suffix]
+    per_suffix = [_if(f"HasWatchedSuffix{k}", {**e, "Filter": rules(k)})
+                  for k in range(1, suffix_slots + 1) for e in events]
+    return [*(_if("HasNoWatchedSuffix", c) for c in only_prefix), *per_suffix]
 
 def _bucket(suffix_slots: int) -> dict[str, Any]:
     "The landing bucket."
@@ -373,7 +374,7 @@ def _bucket_policy() -> dict[str, Any]:
             "Properties": {"Bucket": _ref("Bucket"), "PolicyDocument": _policy_doc(deny)}}
 
 def _topic() -> dict[str, Any]:
-    "The topic object-created events go to."
+    "The topic the bucket's object events go to."
     skip = _skip(("CKV_AWS_26", "Encryption is optional (TopicKmsMasterKeyId): S3 can publish only to a topic whose "
                                 "customer managed key admits s3.amazonaws.com, which this template cannot create "
                                 "for the caller."))
@@ -1152,7 +1153,13 @@ def _lifecycle(c: _Clients, t: _Target) -> bool:
     return got.get("Rules", []) == _lifecycle_rules(t)
 
 def _notifications(t: _Target) -> list[dict[str, Any]]:
-    return [_notification_api(x) for x in t.props["NotificationConfiguration"].get("TopicConfigurations", [])]
+    "The topic configurations as S3 API entries, one per topic and filter with the events of each."
+    merged: dict[str, dict[str, Any]] = {}
+    for x in t.props["NotificationConfiguration"].get("TopicConfigurations", []):
+        entry = _notification_api(x)
+        same = json.dumps({k: v for k, v in entry.items() if k != "Events"}, sort_keys=True)
+        merged.setdefault(same, {**entry, "Events": []})["Events"] += entry["Events"]
+    return list(merged.values())
 
 def _notification(c: _Clients, t: _Target) -> bool:
     got = c("s3").get_bucket_notification_configuration(Bucket=t.physical_id).get("TopicConfigurations", [])

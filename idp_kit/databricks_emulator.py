@@ -21,7 +21,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from enum import Enum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -33,6 +33,8 @@ from .tracking import ensure_tables
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
     from pyspark.sql import SparkSession
+
+    from idp_kit.databricks_jobs import JobsService
 
 # %% auto #0
 __all__ = ['HOST', 'DATABRICKS_HOST_ENV', 'DATABRICKS_TOKEN_ENV', 'STATEMENTS_PATH', 'WELL_KNOWN_PATH', 'EXTERNAL_PATH',
@@ -614,7 +616,8 @@ class DatabricksEmulator:
     "The SQL Statement Execution API of a Databricks workspace, on 127.0.0.1, backed by the local Spark engine."
     def __init__(self, settings: Settings,  # `spark_remote`, `delta_schema` and `delta_location` of the local engine
                  *, token: str,  # the personal access token clients must send
-                 warehouse_id: str,  # the one SQL warehouse id statements may name
+                 warehouse_id: str | None,  # the one SQL warehouse id statements may name; None: no SQL API, no Spark
+                 run_env: Mapping[str, str] | None = None,  # environment of job runs, over this process's own
                  port: int = 0,  # 0 picks a free port
                  chunk_rows: int = 10_000, chunk_bytes: int = 4 * 2**20,  # the most rows and bytes one chunk holds
                  inline_byte_limit: int = INLINE_BYTE_LIMIT,  # INLINE statements with larger results fail
@@ -631,6 +634,8 @@ class DatabricksEmulator:
         self.router = Router()
         self.calls: list[tuple[str, str, bool]] = []  # (method, path, sent an Authorization header) of every request
         self.warehouse: SqlWarehouse | None = None
+        self.run_env: dict[str, str] = dict(run_env or {})
+        self.jobs: JobsService | None = None
         self._server: ThreadingHTTPServer | None = None
         self._spark: SparkSession | None = None
 
@@ -638,11 +643,15 @@ class DatabricksEmulator:
     def __exit__(self, *exc: object) -> None: self.stop()
 
     def start(self) -> DatabricksEmulator:
-        "Open the Spark session, register the kit's tables, and serve (idempotent)."
+        "Open the Spark session, register the kit's tables (with a warehouse), and serve (idempotent)."
         if self._server is not None: return self
         self._server = ThreadingHTTPServer((HOST, self._port), _handler_class(self))
         self._server.daemon_threads = True
-        try: self._serve_sql()
+        try:
+            if self.warehouse_id is not None: self._serve_sql()
+            self._serve_jobs()
+            metadata = host_metadata(self.url, self.workspace_id)
+            self.router.add("GET", WELL_KNOWN_PATH, lambda q: json_response(metadata), authenticated=False)
         except BaseException: self.stop(); raise
         threading.Thread(target=self._server.serve_forever, name="databricks-emulator-http", daemon=True).start()
         return self
@@ -653,15 +662,19 @@ class DatabricksEmulator:
         self.warehouse = SqlWarehouse(self._spark, self.warehouse_id, links, **self._options)
         self.warehouse.executor.submit(ensure_tables, self._spark, self.settings).result()  # on the session's thread
         sql_routes(self.router, self.warehouse)
-        metadata = host_metadata(self.url, self.workspace_id)
-        self.router.add("GET", WELL_KNOWN_PATH, lambda q: json_response(metadata), authenticated=False)
+
+    def _serve_jobs(self) -> None:
+        from idp_kit.databricks_jobs import JobsService, jobs_routes  # chapter 47 builds on this module
+        self.jobs = JobsService(lambda: self.env() | self.run_env)
+        jobs_routes(self.router, self.jobs)
 
     def stop(self) -> None:
-        "Stop serving, drop queued statements, and close the Spark session (idempotent)."
+        "Stop serving, drop queued statements, stop job runs, and close the Spark session (idempotent)."
         if self._server is not None: self._server.shutdown(); self._server.server_close()
         if self.warehouse is not None: self.warehouse.close()
+        if self.jobs is not None: self.jobs.close()
         if self._spark is not None: self._spark.stop()
-        self._server, self.warehouse, self._spark, self.router = None, None, None, Router()
+        self._server, self.warehouse, self.jobs, self._spark, self.router = None, None, None, None, Router()
 
     @property
     def url(self) -> str:
@@ -677,8 +690,8 @@ class DatabricksEmulator:
 
     def env(self) -> dict[str, str]:
         "What a client process needs: DATABRICKS_HOST, DATABRICKS_TOKEN (read by the SDK), IDP_DATABRICKS_WAREHOUSE_ID."
-        return {DATABRICKS_HOST_ENV: self.url, DATABRICKS_TOKEN_ENV: self._token,
-                env_var("databricks_warehouse_id"): self.warehouse_id}
+        warehouse = {env_var("databricks_warehouse_id"): self.warehouse_id} if self.warehouse_id is not None else {}
+        return {DATABRICKS_HOST_ENV: self.url, DATABRICKS_TOKEN_ENV: self._token} | warehouse
 
     def workspace_client(self) -> WorkspaceClient:
         "A `databricks.sdk.WorkspaceClient` for this emulator."

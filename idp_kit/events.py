@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from .canonical_schema import ObjectRef
 
 # %% auto #0
-__all__ = ['SUBMISSION_TYPE', 'SUBMIT_EVENT', 'REPROCESS_EVENT', 'OBJECT_REF_JSON_KEYS', 'MalformedMessage', 'DecodedRecord',
-           'DecodedMessage', 'decode_key', 's3_record_ref', 'eventbridge_ref', 'Submission', 'decode_body',
-           'is_object_created', 'is_object_removed', 'compare_sequencers', 'sequencer_key', 'EventFileError',
-           'read_event_file', 'decode_event_file', 'object_ref_json']
+__all__ = ['SUBMISSION_TYPE', 'SUBMIT_EVENT', 'REPROCESS_EVENT', 'REPLAY_ATTRIBUTE', 'OBJECT_REF_JSON_KEYS', 'MalformedMessage',
+           'DecodedRecord', 'DecodedMessage', 'decode_key', 's3_record_ref', 'eventbridge_ref', 'Submission',
+           'decode_body', 'is_object_created', 'is_object_removed', 'compare_sequencers', 'sequencer_key',
+           'EventFileError', 'read_event_file', 'decode_event_file', 'object_ref_json']
 
 # %% ../nbs/10_events.ipynb #85fed2f4
 class MalformedMessage(ValueError):
@@ -135,6 +135,7 @@ def eventbridge_ref(event: dict) -> ObjectRef:
 # %% ../nbs/10_events.ipynb #51115c61
 SUBMISSION_TYPE = "idp_kit.submission"  # the `type` of every message the Document Processing API enqueues
 SUBMIT_EVENT, REPROCESS_EVENT = "idp_kit:Submit", "idp_kit:Reprocess"  # the event names submissions decode to
+REPLAY_ATTRIBUTE = "idp_kit_replay"  # SQS message attribute of a message `idp-kit replay` sent again: the replay's run id
 
 class Submission(BaseModel):
     "The message the Document Processing API enqueues for a document submitted by reference or reprocessed."

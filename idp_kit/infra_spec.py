@@ -17,13 +17,13 @@ import idp_kit
 from .settings import Settings
 
 # %% auto #0
-__all__ = ['FilterScope', 'UC_MASTER_ROLE_ARN', 'ApiAuth', 'LambdaArchitecture', 'LogRetentionDays', 'MIN_SIGNING_SECRET_CHARS',
-           'OWNER_INDEX', 'API_KEYS_HASH_KEY', 'API_KEYS_TTL_ATTRIBUTE', 'IDEMPOTENCY_HASH_KEY',
-           'IDEMPOTENCY_TTL_ATTRIBUTE', 'COMPLETION_TOPIC_KMS_KEY', 'CALLBACK_ATTRIBUTE', 'CALLBACK_FILTER_POLICY',
-           'LAMBDA_RUNTIME', 'LAMBDA_HANDLERS', 'AUTHORIZER_TIMEOUT_S', 'AUTHORIZER_RESULT_TTL_S',
-           'API_KEY_IDENTITY_SOURCE', 'CALLBACK_VISIBILITY_FACTOR', 'PROXY_ROUTE', 'OPENAPI_ROUTE', 'ACCESS_LOG_FORMAT',
-           'infra_dir', 'aws_module_dir', 'SubscriberSpec', 'IngestionStackSpec', 'callback_queue_name',
-           'spec_from_settings', 'to_tfvars', 'lambda_functions', 'callback_visibility_timeout',
+__all__ = ['FilterScope', 'NOTIFICATION_EVENTS', 'UC_MASTER_ROLE_ARN', 'ApiAuth', 'LambdaArchitecture', 'LogRetentionDays',
+           'MIN_SIGNING_SECRET_CHARS', 'OWNER_INDEX', 'API_KEYS_HASH_KEY', 'API_KEYS_TTL_ATTRIBUTE',
+           'IDEMPOTENCY_HASH_KEY', 'IDEMPOTENCY_TTL_ATTRIBUTE', 'COMPLETION_TOPIC_KMS_KEY', 'CALLBACK_ATTRIBUTE',
+           'CALLBACK_FILTER_POLICY', 'LAMBDA_RUNTIME', 'LAMBDA_HANDLERS', 'AUTHORIZER_TIMEOUT_S',
+           'AUTHORIZER_RESULT_TTL_S', 'API_KEY_IDENTITY_SOURCE', 'CALLBACK_VISIBILITY_FACTOR', 'PROXY_ROUTE',
+           'OPENAPI_ROUTE', 'ACCESS_LOG_FORMAT', 'infra_dir', 'aws_module_dir', 'SubscriberSpec', 'IngestionStackSpec',
+           'callback_queue_name', 'spec_from_settings', 'to_tfvars', 'lambda_functions', 'callback_visibility_timeout',
            'databricks_job_policy', 'databricks_job_completion_policy', 'databricks_job_kms_policy',
            'api_function_policy', 'authorizer_function_policy', 'callbacks_function_policy', 'lambda_logs_policy',
            'lambda_kms_policies']
@@ -73,6 +73,9 @@ def _check_bucket_name(name: str) -> str:
         raise ValueError(f"bucket_name {name!r}: prefixes xn--/sthree- and suffixes -s3alias/--ol-s3/--x-s3 are reserved by S3")
     return name
 
+# %% ../nbs/04_infra_spec.ipynb #6e0f1a21
+NOTIFICATION_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")  # the bucket tells the topic: revisions, removals
+
 # %% ../nbs/04_infra_spec.ipynb #59802821
 UC_MASTER_ROLE_ARN = "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"  # Databricks' published role
 
@@ -94,7 +97,7 @@ class IngestionStackSpec(BaseModel):
     bucket_require_tls: bool = True  # a bucket policy denying plain-HTTP requests; off only for an emulator served over HTTP
     noncurrent_version_expiration_days: int = Field(30, ge=1, le=3650)
     abort_incomplete_multipart_upload_days: int = Field(7, ge=1, le=365)
-    watched_prefix: str = "incoming/"  # object-created events are sent for keys under it only
+    watched_prefix: str = "incoming/"  # object events (NOTIFICATION_EVENTS) are sent for keys under it only
     watched_suffixes: tuple[str, ...] = ()  # optional: only keys ending with one of these (one notification each)
     topic_name: str = "idp-kit-object-created"
     topic_kms_master_key_id: str | None = Field(None, min_length=1)  # SNS SSE; S3 can publish only with a customer managed key admitting it

@@ -30,7 +30,7 @@ import idp_kit
 from .deployment import Deployment, deploy_local
 from .moto_fidelity import start_moto, stop_moto
 from .provisioning import ProvisionedResources
-from .settings import ENV_PREFIX, MOTO_CREDENTIALS, Settings, get_settings
+from .settings import ENV_PREFIX, MOTO_CREDENTIALS, Settings, env_names, get_settings
 from .spark import spark_session
 
 if TYPE_CHECKING:
@@ -138,8 +138,7 @@ def serve(state_dir: Path,  # where the state file, the log and the Delta data l
     engine = Settings(spark_remote=f"sc://{HOST}:{spark_port}", delta_location=str(state_dir / "delta"), delta_schema=delta_schema)
     databricks = DatabricksEmulator(engine, token=token, warehouse_id=LOCAL_WAREHOUSE_ID).start()
     t_databricks = time.perf_counter()
-    state_path = state_dir / STATE_FILE
-    _write_json(state_path, {
+    state_path, state = state_dir / STATE_FILE, {
         "pid": os.getpid(), "host": HOST, "moto_port": moto_port, "spark_port": spark_port,
         "moto_endpoint": f"http://{HOST}:{moto_port}", "spark_remote": f"sc://{HOST}:{spark_port}",
         "delta_location": str(state_dir / "delta"), "log": str(state_dir / LOG_FILE), "region": region,
@@ -147,7 +146,9 @@ def serve(state_dir: Path,  # where the state file, the log and the Delta data l
         "databricks_host": databricks.url, "databricks_token": token, "databricks_warehouse_id": LOCAL_WAREHOUSE_ID,
         "api_signing_secret": secret,
         "startup_s": {"moto": round(t_moto - t0, 3), "sail": round(t_sail - t_moto, 3),
-                      "databricks": round(t_databricks - t_sail, 3)}})
+                      "databricks": round(t_databricks - t_sail, 3)}}
+    databricks.run_env.update(stack_env(stack_settings(get_settings(delta_schema=delta_schema), state), state))
+    _write_json(state_path, state)
     print(f"local stack ready: moto :{moto_port}, Sail :{spark_port}, Databricks {databricks.url}", flush=True)
     while not stop.wait(0.5):
         if parent_pid and os.getppid() != parent_pid: print("parent gone; stopping", flush=True); break
@@ -162,11 +163,14 @@ def serve(state_dir: Path,  # where the state file, the log and the Delta data l
 _LAUNCHED: dict[int, subprocess.Popen] = {}
 
 def _spawn(state_dir: Path, parent_pid: int | None, region: str, temporary: bool = False,
-           delta_schema: str = "idp_kit") -> subprocess.Popen:
-    "Start `serve` in a new process logging to `state_dir/stack.log`."
+           delta_schema: str = "idp_kit", settings: Settings | None = None) -> subprocess.Popen:
+    "Start `serve` in a new process logging to `state_dir/stack.log`; `settings` reach it (and its job runs) as IDP_* variables."
     state_dir.mkdir(parents=True, exist_ok=True)
     root = str(Path(idp_kit.__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    names = {n for f in Settings.model_fields for n in env_names(f)}  # the launcher's settings replace these
+    idp = {k: v for k, v in stack_env(settings).items() if k.startswith(ENV_PREFIX)} if settings else {}
+    env = {**{k: v for k, v in os.environ.items() if not (idp and k.upper() in names)}, **idp,
+           "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     cmd = [sys.executable, "-m", "idp_kit.local", "serve", "--state-dir", str(state_dir), "--region", region,
            "--delta-schema", delta_schema]
     if parent_pid: cmd += ["--parent-pid", str(parent_pid)]
@@ -208,10 +212,6 @@ def _main(argv: list[str] | None = None) -> None:
     s.add_argument("--delta-schema", default="idp_kit", help="the schema whose tables the Databricks emulator registers")
     a = p.parse_args(argv)
     serve(a.state_dir.resolve(), parent_pid=a.parent_pid, region=a.region, temporary=a.temporary, delta_schema=a.delta_schema)
-
-# %% ../nbs/40_local.ipynb #1e3840e1
-#| eval: false
-if __name__ == "__main__": _main()
 
 # %% ../nbs/40_local.ipynb #16aea6c6
 def stack_settings(base: Settings,  # names to keep (bucket, queues, ...)
@@ -305,7 +305,7 @@ def local_up(settings: Settings | None = None,
     action = "started" if status["status"] == "down" else f"started (cleared stale state: {local_down(settings)['action']})"
     state_dir = settings.state_dir.resolve()
     stack = stack_settings(settings, _wait_ready(_spawn(state_dir, parent_pid=None, region=settings.aws_region,
-                                                        delta_schema=settings.delta_schema), state_dir))
+                                                        delta_schema=settings.delta_schema, settings=settings), state_dir))
     try: deployment = deploy_local(stack, moto_session(stack.aws_region), provisioner or settings.provisioner)
     except BaseException: local_down(settings); raise
     return local_status(settings) | {"action": action, "provisioner": deployment.provisioner, "note": deployment.note,
@@ -336,7 +336,7 @@ class LocalStack:
                                "or stop it with `idp-kit local down`")
         try:
             self._proc = _spawn(data_dir.resolve(), parent_pid=os.getpid(), region=self._base.aws_region,
-                                temporary=self._tmp is not None, delta_schema=self._base.delta_schema)
+                                temporary=self._tmp is not None, delta_schema=self._base.delta_schema, settings=self._base)
             self._state = _wait_ready(self._proc, data_dir.resolve())
             if self._provision: self.deployment = deploy_local(self.settings, self.boto3_session(), self._provisioner)
         except BaseException:
@@ -386,3 +386,7 @@ class LocalStack:
         "This stack's Spark Connect session (created once, stopped on exit), in UTC."
         if self._spark is None: self._spark = spark_session(self.settings)
         return self._spark
+
+# %% ../nbs/40_local.ipynb #1e3840e1
+#| eval: false
+if __name__ == "__main__": _main()  # last, so that `serve` finds every definition above

@@ -5,10 +5,12 @@
 # %% ../nbs/25_pipeline_status.ipynb #e9112550
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -26,6 +28,7 @@ __all__ = ['log', 'outcome_status', 'StatusUpdate', 'record_source', 'record_ord
 
 # %% ../nbs/25_pipeline_status.ipynb #de8c85d8
 log = logging.getLogger(__name__)
+_COUNTING = threading.Lock()  # reports run on several threads
 
 _RESULT_STATUS = {"parsed": ProcessingStatus.SUCCEEDED, "unsupported": ProcessingStatus.UNSUPPORTED,
                   "failed": ProcessingStatus.FAILED}
@@ -112,6 +115,9 @@ class PipelineStatus:
     clients: AwsClients
     failures: int = 0  # status writes or publishes that failed (logged; Delta is unaffected)
     published: int = 0
+    workers: int = 8  # threads writing one micro-batch's statuses
+    _pending: list[concurrent.futures.Future] = field(default_factory=list, init=False)  # PROCESSING writes under way (`begin`)
+    _background: concurrent.futures.ThreadPoolExecutor | None = field(default=None, init=False)
     _topic: str | None = field(default=None, init=False)
     _store: StatusStore | None = field(default=None, init=False)
 
@@ -124,7 +130,7 @@ class PipelineStatus:
         "`fn(*args, **kw)`, or None after logging and counting an AWS error."
         try: return fn(*args, **kw)
         except (BotoCoreError, ClientError) as e:
-            self.failures += 1
+            with _COUNTING: self.failures += 1
             log.warning("%s failed (the Delta commit stands; the next work on the document writes it again): %s", what, e)
             return None
 
@@ -142,19 +148,49 @@ def _publish(self: PipelineStatus, rec: StatusRecord) -> None:
              "status": {"DataType": "String", "StringValue": rec.status.value}}
     if self._guard(f"completion of {rec.document_id}", self.clients("sns").publish, TopicArn=self._topic,
                    Message=json.dumps(completion_message(rec)), MessageAttributes=attrs) is not None:
-        self.published += 1
+        with _COUNTING: self.published += 1
+
+def _finish(self: PipelineStatus, u: StatusUpdate) -> bool:
+    rec = self._guard(f"status {u.status.value} for {u.document_id}", self.store.finished, u.document_id, u.order,
+                      u.status, revision_id=u.revision_id, source=u.source, error_code=u.error_code,
+                      error_message=u.error_message, summary=u.summary)
+    if rec is not None and rec.owner and self.settings.completion_topic: self._publish(rec)
+    return rec is not None
 
 def _report(self: PipelineStatus, records: Iterable[IngestionRecord], results: Iterable[dict[str, Any]],
             stored: Iterable[StoredRevision]) -> int:
-    "Write the finished statuses of a committed batch, publish completions; returns how many statuses were written."
-    written = 0
-    for u in finished_updates(records, results, stored):
-        rec = self._guard(f"status {u.status.value} for {u.document_id}", self.store.finished, u.document_id, u.order,
-                          u.status, revision_id=u.revision_id, source=u.source, error_code=u.error_code,
-                          error_message=u.error_message, summary=u.summary)
-        if rec is None: continue
-        written += 1
-        if rec.owner and self.settings.completion_topic: self._publish(rec)
-    return written
+    "Write the finished statuses of a committed micro-batch (in parallel), publish completions; returns how many were written."
+    self.settle()  # a PROCESSING write still under way lands first (the conditional writes would keep the order anyway)
+    return sum(_each(self, self._finish, finished_updates(records, results, stored)))
+
+def _started_many(self: PipelineStatus, refs: Sequence[ObjectRef]) -> None:
+    "Report that work on each of `refs` begins (in parallel), and wait for it."
+    _each(self, self.started, refs)
+
+def _begin(self: PipelineStatus, refs: Sequence[ObjectRef]) -> list[concurrent.futures.Future]:
+    "Start reporting that work on each of `refs` begins, on the status threads; one future per ref, to wait on before its fetch."
+    if self._background is None: self._background = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="idp-status")
+    futures = [self._background.submit(self.started, r) for r in refs]
+    self._pending += futures
+    return futures
+
+def _settle(self: PipelineStatus) -> None:
+    "Wait for the PROCESSING writes under way (each is guarded: they never raise)."
+    for f in self._pending: f.result()
+    self._pending.clear()
+
+def _close(self: PipelineStatus) -> None:
+    "Wait for what is under way and stop the background thread."
+    self.settle()
+    if self._background is not None: self._background.shutdown(); self._background = None
+
+def _each(self: PipelineStatus, fn: Any, items: Sequence[Any]) -> list[Any]:
+    "`fn` over `items` on up to `workers` threads: a micro-batch's hundreds of conditional writes, not one after another."
+    items = list(items)
+    if len(items) < 2: return [fn(x) for x in items]
+    with concurrent.futures.ThreadPoolExecutor(min(self.workers, len(items)), thread_name_prefix="idp-status") as pool:
+        return list(pool.map(fn, items))
 
 PipelineStatus.started, PipelineStatus._publish, PipelineStatus.report = _started, _publish, _report
+PipelineStatus._finish, PipelineStatus.started_many, PipelineStatus.begin = _finish, _started_many, _begin
+PipelineStatus.settle, PipelineStatus.close = _settle, _close

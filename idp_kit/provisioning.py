@@ -15,9 +15,10 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from .infra_spec import (API_KEYS_HASH_KEY, API_KEYS_TTL_ATTRIBUTE, CALLBACK_FILTER_POLICY, COMPLETION_TOPIC_KMS_KEY,
-                                IDEMPOTENCY_HASH_KEY, IDEMPOTENCY_TTL_ATTRIBUTE, OWNER_INDEX, IngestionStackSpec, SubscriberSpec,
-                                callback_queue_name, callback_visibility_timeout, databricks_job_completion_policy,
-                                databricks_job_kms_policy, databricks_job_policy, spec_from_settings)
+                                IDEMPOTENCY_HASH_KEY, IDEMPOTENCY_TTL_ATTRIBUTE, NOTIFICATION_EVENTS, OWNER_INDEX,
+                                IngestionStackSpec, SubscriberSpec, callback_queue_name, callback_visibility_timeout,
+                                databricks_job_completion_policy, databricks_job_kms_policy, databricks_job_policy,
+                                spec_from_settings)
 from .settings import AwsClients, Settings
 
 # %% auto #0
@@ -188,12 +189,12 @@ def lifecycle_rules(spec: IngestionStackSpec) -> list[dict[str, Any]]:
              "NoncurrentVersionExpiration": {"NoncurrentDays": spec.noncurrent_version_expiration_days}}]
 
 def notification_entries(spec: IngestionStackSpec, topic_arn: str) -> list[dict[str, Any]]:
-    "Object-created events under the watched prefix (and per watched suffix) go to the topic."
+    "`NOTIFICATION_EVENTS` under the watched prefix (and per watched suffix) go to the topic: one entry per filter."
     suffixes = list(spec.watched_suffixes) or [None]
     def entry(nid: str, suffix: str | None) -> dict[str, Any]:
         rules = ([{"Name": "prefix", "Value": spec.watched_prefix}] if spec.watched_prefix else []) + \
                 ([{"Name": "suffix", "Value": suffix}] if suffix else [])
-        out = {"Id": nid, "TopicArn": topic_arn, "Events": ["s3:ObjectCreated:*"]}
+        out = {"Id": nid, "TopicArn": topic_arn, "Events": list(NOTIFICATION_EVENTS)}
         return out | {"Filter": {"Key": {"FilterRules": rules}}} if rules else out
     return [entry(nid, sfx) for nid, sfx in zip(notification_ids(spec), suffixes)]
 

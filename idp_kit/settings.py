@@ -86,6 +86,29 @@ class Settings(BaseSettings):
     wait_time_s: int = Field(2, ge=0, le=SQS_MAX_WAIT_S)  # long polling; SQS allows at most 20 s
     max_document_bytes: int = Field(100 * 1024 * 1024, ge=1)
 
+    # The ingestion job (micro-batches, receivers, claims, rate limits, bounded runs)
+    poll_queues: tuple[str, ...] = ()  # queues one job consumes (names or URLs); empty = the ingest queue
+    receivers: int = Field(2, ge=1, le=64)  # receiver threads per queue, each long-polling
+    micro_batch_messages: int = Field(500, ge=1, le=100_000)  # a micro-batch closes at this many messages ...
+    micro_batch_bytes: int = Field(256 * 2**20, ge=1)  # ... or this many object bytes (as the events declare them) ...
+    micro_batch_wait_s: float = Field(10.0, gt=0, le=300)  # ... or this long after its first message
+    fetch_workers: int = Field(8, ge=1, le=256)  # threads fetching and parsing one micro-batch on the driver
+    engine_threshold: int = Field(0, ge=0)  # work units from which a micro-batch is fetched and parsed on the engine (mapInArrow); 0 = never
+    dispatch: Literal["inline", "engine", "jobs"] = "inline"  # where work units are fetched and parsed: driver threads, engine, worker job runs
+    worker_job: str = "idp-worker-dev"  # the Databricks job (by name) that `dispatch=jobs` runs (the bundle's idp_worker)
+    dispatch_prefix: str = "_idp_kit/dispatch/"  # where in the bucket dispatched work units and outcomes are written (never watched)
+    worker_timeout_s: float = Field(1800, gt=0)  # how long the poller waits for a worker run
+    claim_lease_s: int = Field(900, ge=1)  # a revision claim is void after this long unless its result is stored
+    run_lease_s: int = Field(120, ge=5)  # a running run that has not renewed its lease this long is abandoned by the sweeper
+    retry_backoff_s: int = Field(10, ge=0, le=43200)  # first visibility backoff of a released message; doubles per receive
+    s3_rate_per_s: float = Field(0, ge=0)  # token bucket for S3 requests; 0 = unlimited
+    engine_rate_per_s: float = Field(0, ge=0)  # token bucket for Spark statements; 0 = unlimited
+    jobs_rate_per_s: float = Field(5, ge=0)  # token bucket for Jobs API calls (Databricks allows ~10/s per workspace); 0 = unlimited
+    max_messages: int | None = Field(None, ge=1)  # a run stops receiving after this many messages; None = no limit
+    max_runtime_s: float | None = Field(None, gt=0)  # a run stops receiving after this long; None = no limit
+    log_format: Literal["json", "text"] = "json"  # the job's logs: one JSON object per line, or text for a terminal
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     # Delta
     spark_remote: str | None = None  # a Spark Connect URL (`sc://host:port`); None on Databricks (ambient session)
     delta_schema: str = "idp_kit"  # `catalog.schema` on Databricks, `schema` locally
@@ -281,6 +304,9 @@ def _check_no_notification_loop(s: Settings) -> None:
         raise ValueError(f"delta_location {s.delta_location!r} (IDP_DELTA_LOCATION) is under the watched prefix "
                          f"{watched!r}: every Delta commit would raise an object-created event the poller then ingests "
                          "(a notification loop); choose another location")
+    if s.dispatch_prefix.startswith(s.watched_prefix):
+        raise ValueError(f"dispatch_prefix {s.dispatch_prefix!r} (IDP_DISPATCH_PREFIX) is under the watched prefix {s.watched_prefix!r}: "
+                         "every dispatched batch would raise an object-created event the poller then ingests; choose another prefix")
 
 # %% ../nbs/01_settings.ipynb #4f86eb3e
 def get_settings(**overrides: Any) -> Settings:

@@ -56,4 +56,11 @@ def spark_session(settings: Settings,  # `spark_remote` is used off Databricks
     if not settings.spark_remote:
         raise SparkUnavailable("No Spark to talk to: IDP_SPARK_REMOTE (settings.spark_remote) is unset. Start the local stack with "
                            "`idp-kit local up` and use its environment, or set IDP_SPARK_REMOTE=sc://host:port")
-    return SparkSession.builder.remote(settings.spark_remote).config("spark.sql.session.timeZone", SESSION_TIME_ZONE).create()
+    spark = SparkSession.builder.remote(settings.spark_remote).config("spark.sql.session.timeZone", SESSION_TIME_ZONE).create()
+    if settings.delta_location: _register_tables(spark, settings)
+    return spark
+
+def _register_tables(spark: SparkSession, settings: Settings) -> None:
+    "Run the kit's idempotent DDL, so this session sees the tables its files hold (Sail keeps a catalog per session)."
+    from idp_kit.tracking import ensure_tables  # a layer above this one: imported only when a session is made
+    ensure_tables(spark, settings)

@@ -5,9 +5,12 @@
 # %% ../nbs/20_tracking.ipynb #e859118a
 from __future__ import annotations
 
+import os
 import random
 import re
+import socket
 import time
+import weakref
 from datetime import datetime, timezone
 from enum import Enum
 from importlib import resources
@@ -15,23 +18,26 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from pydantic import BaseModel, Field
 
-from .canonical_schema import CanonicalDocument
+from .canonical_schema import CanonicalDocument, ErrorCode
 from .settings import Settings
 
 # %% auto #0
-__all__ = ['DDL_FILE', 'METADATA_TABLE', 'RESULTS_TABLE', 'RUNS_TABLE', 'TABLE_KEYS', 'TERMINAL_STATUSES', 'T', 'ddl_text',
-           'check_schema', 'render_ddl', 'ddl_statements', 'table_name', 'ensure_tables', 'MessageStatus',
-           'IngestionRecord', 'RunSummary', 'result_row', 'dedupe_by_key', 'CommitConflict', 'with_commit_retry',
-           'table_schema', 'merge_rows', 'merge_metadata', 'merge_results', 'merge_run', 'recorded_messages',
-           'StoredRevision', 'stored_revisions', 'table_counts']
+__all__ = ['DDL_FILE', 'METADATA_TABLE', 'RESULTS_TABLE', 'RUNS_TABLE', 'CLAIMS_TABLE', 'TABLE_KEYS', 'TERMINAL_STATUSES', 'T',
+           'CONFLICT_ERROR_CLASSES', 'CONFLICT_SQLSTATE', 'ddl_text', 'check_schema', 'render_ddl', 'ddl_statements',
+           'table_name', 'ensure_tables', 'MessageStatus', 'RecordCode', 'record_code', 'RunMode', 'RunStatus',
+           'IngestionRecord', 'RunSummary', 'result_row', 'dedupe_by_key', 'CommitConflict', 'is_commit_conflict',
+           'CommitStats', 'with_commit_retry', 'table_schema', 'merge_rows', 'merge_metadata', 'merge_results',
+           'run_row', 'merge_run', 'recorded_messages', 'StoredRevision', 'stored_revisions', 'table_counts']
 
 # %% ../nbs/20_tracking.ipynb #7a41c9ba
 DDL_FILE = "raw_ingestion_metadata.sql"
 METADATA_TABLE, RESULTS_TABLE, RUNS_TABLE = "raw_ingestion_metadata", "document_results", "ingestion_runs"
+CLAIMS_TABLE = "revision_claims"
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
     METADATA_TABLE: ("queue_name", "message_id", "record_index"),
     RESULTS_TABLE: ("document_id", "revision_id"),
     RUNS_TABLE: ("run_id",),
+    CLAIMS_TABLE: ("document_id", "content_key"),
 }
 
 def ddl_text() -> str:
@@ -86,7 +92,8 @@ class MessageStatus(str, Enum):
     processed = "processed"  # parsed and stored as `parsed`
     duplicate = "duplicate"  # the same revision was already stored: not parsed again
     failed = "failed"  # a permanent failure (object gone, corrupt, unsupported, ...): recorded and acknowledged
-    ignored = "ignored"  # test event, removal, non-creation event: acknowledged without work
+    ignored = "ignored"  # test event or another event that neither creates nor removes: acknowledged without work
+    removed = "removed"  # an object-removed event: the document is marked deleted
     malformed = "malformed"  # the body or record could not be decoded: recorded with the reason, acknowledged
     recorded = "recorded"  # audit mode: recorded only
     retrying = "retrying"  # a transient error: left on the queue for SQS to redeliver
@@ -95,6 +102,41 @@ class MessageStatus(str, Enum):
 # Settled outcomes: a redelivery only counts the delivery. `retrying` and `dead_lettered` are not settled, so a
 # message redriven from its DLQ is processed again.
 TERMINAL_STATUSES = frozenset(s.value for s in MessageStatus) - {MessageStatus.retrying.value, MessageStatus.dead_lettered.value}
+
+class RecordCode(str, Enum):
+    "Why a record ended as it did: every document `ErrorCode`, and what can go wrong with a message before a document exists."
+    malformed_message = "malformed_message"  # the body is not an S3 event, SNS notification or kit message
+    malformed_record = "malformed_record"  # one record of an event names no valid object
+    test_event = "test_event"  # s3:TestEvent, sent when a notification configuration is saved
+    unsupported_event = "unsupported_event"  # an event that neither creates nor removes an object
+    object_removed = "object_removed"  # the object was deleted: the document is marked deleted
+    internal_error = "internal_error"  # the kit failed unexpectedly on this message (a bug: report it); retried
+    claimed_elsewhere = "claimed_elsewhere"  # another live run is parsing the same revision; released for later
+    worker_failed = "worker_failed"  # the Databricks worker run for the record did not succeed; retried
+    shutdown = "shutdown"  # the run stopped (signal or limit) before finishing the record; released for later
+    empty = "empty"; corrupt = "corrupt"; encrypted = "encrypted"; unsupported_type = "unsupported_type"
+    too_large = "too_large"; object_missing = "object_missing"; fetch_failed = "fetch_failed"
+    access_denied = "access_denied"  # S3 refused the request: the job's role lacks a permission; retried
+    invalid_reference = "invalid_reference"; parser_error = "parser_error"
+
+def record_code(code: ErrorCode | RecordCode | str) -> RecordCode:
+    "The record code of a document error code (they share their values)."
+    return RecordCode(code.value if isinstance(code, Enum) else code)
+
+class RunMode(str, Enum):
+    "What a run in `ingestion_runs` did."
+    ingest = "ingest"  # parse and store results
+    audit = "audit"  # record the events only
+    replay = "replay"  # send recorded messages again
+    redrive = "redrive"  # move a DLQ back to its source queue
+    worker = "worker"  # a Databricks worker job run processing dispatched work units
+
+class RunStatus(str, Enum):
+    "Where a run is."
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    abandoned = "abandoned"  # its process died (lease expired, or its pid is gone on this host): closed by the sweeper
 
 # %% ../nbs/20_tracking.ipynb #112809af
 def _utcnow() -> datetime: return datetime.now(timezone.utc)
@@ -117,7 +159,7 @@ class IngestionRecord(BaseModel):
     document_id: str | None = None
     revision_id: str | None = None
     status: MessageStatus
-    error_code: str | None = None
+    error_code: RecordCode | None = None
     error_message: str | None = None
     receive_count: int | None = None
     deliveries: int = 1
@@ -126,15 +168,19 @@ class IngestionRecord(BaseModel):
     last_received_at: datetime = Field(default_factory=_utcnow)
     run_id: str | None = None
     raw_body: str | None = None
+    fetch_ms: float | None = None
+    parse_ms: float | None = None
+    worker_run_id: int | None = None
+    replay_id: str | None = None
     updated_at: datetime = Field(default_factory=_utcnow)
 
 # %% ../nbs/20_tracking.ipynb #c22013f5
 class RunSummary(BaseModel):
     "One row of `ingestion_runs`, and what `run_poller` returns."
     run_id: str
-    queue_name: str
-    mode: str = "ingest"
-    status: str = "running"
+    queue_name: str  # the queues it read, comma-separated
+    mode: RunMode = RunMode.ingest
+    status: RunStatus = RunStatus.running
     started_at: datetime = Field(default_factory=_utcnow)
     finished_at: datetime | None = None
     batches: int = 0
@@ -144,6 +190,7 @@ class RunSummary(BaseModel):
     duplicates: int = 0
     failed: int = 0
     ignored: int = 0
+    removed: int = 0
     malformed: int = 0
     recorded: int = 0
     retrying: int = 0
@@ -156,13 +203,30 @@ class RunSummary(BaseModel):
     idle_s: float = 0.0
     error_message: str | None = None
     kit_version: str | None = None
+    host: str | None = Field(default_factory=socket.gethostname)
+    pid: int | None = Field(default_factory=os.getpid)
+    heartbeat_at: datetime | None = None
+    lease_until: datetime | None = None
+    stop_reason: str | None = None
+    receivers: int = 0
+    commits: int = 0
+    commit_conflicts: int = 0
+    sqs_calls: int = 0
+    claimed_elsewhere: int = 0
+    dispatched: int = 0
+    released: int = 0
+    oldest_message_age_s: float | None = None
+    messages_per_s: float | None = None
+    latency_ms: str | None = None
+    detail: str | None = None
 
 # %% ../nbs/20_tracking.ipynb #5a2f97fc
 def result_row(doc: CanonicalDocument, *, message_id: str | None, run_id: str | None) -> dict[str, Any]:
     "The `document_results` row for a canonical document."
     err = doc.errors[0] if doc.errors else None
     return dict(document_id=doc.document_id, revision_id=doc.revision_id, bucket=doc.source.bucket, object_key=doc.source.key,
-                version_id=doc.source.version_id, etag=doc.source.etag, content_type=doc.source.content_type,
+                version_id=doc.source.version_id, etag=doc.source.etag, event_time=doc.source.event_time,
+                sequencer=doc.source.sequencer, content_type=doc.source.content_type,
                 status=doc.status.value, error_code=err.code.value if err else None, error_message=err.message if err else None,
                 parser_name=doc.parser.name, parser_version=doc.parser.version, pages=doc.metrics.pages,
                 elements=doc.metrics.elements, bytes=doc.metrics.bytes, parse_ms=doc.metrics.parse_ms,
@@ -182,20 +246,39 @@ T = TypeVar("T")
 class CommitConflict(RuntimeError):
     "A Delta commit kept conflicting with concurrent writers after every retry."
 
-_CONFLICT_SIGNS = ("failed to commit transaction", "concurrent", "conflict", "version already exists",
-                   "missing commit file")  # Sail: a log read racing another writer's commit; nothing was written
+# Databricks names every lost optimistic-concurrency race with one of these error classes, all SQLSTATE 2D521.
+CONFLICT_ERROR_CLASSES = frozenset({"DELTA_CONCURRENT_APPEND", "DELTA_CONCURRENT_DELETE_READ", "DELTA_CONCURRENT_DELETE_DELETE",
+                                    "DELTA_CONCURRENT_WRITE", "DELTA_CONCURRENT_TRANSACTION", "DELTA_METADATA_CHANGED",
+                                    "DELTA_PROTOCOL_CHANGED"})
+CONFLICT_SQLSTATE = "2D521"
+_CONFLICT_TYPES = {"ConcurrentModificationException", "DeltaConcurrentModificationException"}  # delta-spark's Python and JVM types
 
-def _is_conflict(e: Exception) -> bool:
-    msg = str(e).lower()
-    return any(s in msg for s in _CONFLICT_SIGNS)
+def is_commit_conflict(e: BaseException) -> bool:
+    "Did a Delta write lose a race with a concurrent commit? Decided by the error's class, state and type, never its words."
+    cond = getattr(e, "getCondition", None) or getattr(e, "getErrorClass", None)
+    error_class, state = (cond() if cond else None) or "", (e.getSqlState() if hasattr(e, "getSqlState") else None)
+    if error_class.split(".")[0] in CONFLICT_ERROR_CLASSES or state == CONFLICT_SQLSTATE: return True
+    if any(c.__name__ in _CONFLICT_TYPES for c in type(e).__mro__): return True
+    # Sail (0.7) reports a lost commit as a SparkRuntimeException with no error class and no SQL state: on a write
+    # statement, which is the only place this is asked, that is the only shape a commit race takes.
+    return type(e).__name__ == "SparkRuntimeException" and not error_class and state is None
 
-def with_commit_retry(fn: Callable[[], T], *, budget_s: float = 30.0, base_s: float = 0.05, max_sleep_s: float = 2.0, what: str = "commit") -> T:
+class CommitStats:
+    "Commits a writer made and conflicts it lost (and retried)."
+    def __init__(self) -> None: self.commits, self.conflicts = 0, 0
+
+def with_commit_retry(fn: Callable[[], T], *, budget_s: float = 30.0, base_s: float = 0.05, max_sleep_s: float = 2.0,
+                      what: str = "commit", stats: CommitStats | None = None) -> T:
     "Call `fn()`; on a Delta commit conflict retry with jittered, capped exponential backoff for up to `budget_s` seconds."
     deadline, attempt = time.monotonic() + budget_s, 0
     while True:
-        try: return fn()
+        try:
+            out = fn()
+            if stats: stats.commits += 1
+            return out
         except Exception as e:
-            if not _is_conflict(e): raise
+            if not is_commit_conflict(e): raise
+            if stats: stats.conflicts += 1
             attempt += 1
             pause = min(max_sleep_s, base_s * 2 ** attempt) * (0.5 + random.random())
             if time.monotonic() + pause > deadline:
@@ -203,18 +286,18 @@ def with_commit_retry(fn: Callable[[], T], *, budget_s: float = 30.0, base_s: fl
             time.sleep(pause)
 
 # %% ../nbs/20_tracking.ipynb #7e401f59
-_SCHEMAS: dict[tuple[int, str], Any] = {}
+_SCHEMAS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 def table_schema(spark: Any, target: str) -> Any:
     "The schema of `target`, asked of the engine once per session and table (it is on the poller's hot path)."
-    key = (id(spark), target)
-    if key not in _SCHEMAS: _SCHEMAS[key] = spark.table(target).schema
-    return _SCHEMAS[key]
+    known = _SCHEMAS.setdefault(spark, {})  # keyed by the session itself: an `id()` is reused once a session is gone
+    if target not in known: known[target] = spark.table(target).schema
+    return known[target]
 
 _view_seq = iter(range(1, 1 << 62))
 
 def merge_rows(spark: Any, target: str, rows: Sequence[dict[str, Any]], keys: Sequence[str], *,
-               matched: str = "WHEN MATCHED THEN UPDATE SET *") -> int:
+               matched: str = "WHEN MATCHED THEN UPDATE SET *", stats: CommitStats | None = None) -> int:
     "MERGE `rows` into `target` keyed on `keys` in one commit; returns the number of source rows."
     rows = dedupe_by_key(rows, keys)
     if not rows: return 0
@@ -224,7 +307,7 @@ def merge_rows(spark: Any, target: str, rows: Sequence[dict[str, Any]], keys: Se
     df.createOrReplaceTempView(view)
     on = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     sql = f"MERGE INTO {target} AS t USING {view} AS s ON {on} {matched} WHEN NOT MATCHED THEN INSERT *"
-    try: with_commit_retry(lambda: spark.sql(sql).collect(), what=f"MERGE INTO {target}")
+    try: with_commit_retry(lambda: spark.sql(sql).collect(), what=f"MERGE INTO {target}", stats=stats)
     finally: spark.catalog.dropTempView(view)
     return len(rows)
 
@@ -238,36 +321,46 @@ _METADATA_MATCHED = (
         f"t.{c} = s.{c}" for c in IngestionRecord.model_fields if c not in ("first_received_at", "deliveries", *TABLE_KEYS[METADATA_TABLE]))
     + ", t.deliveries = t.deliveries + s.deliveries")
 
-def merge_metadata(spark: Any, settings: Settings, records: Iterable[IngestionRecord]) -> int:
+def merge_metadata(spark: Any, settings: Settings, records: Iterable[IngestionRecord], stats: CommitStats | None = None) -> int:
     "Write metadata rows (one commit); a row already present is updated as above, never duplicated."
-    rows = [r.model_dump(mode="python") | {"status": MessageStatus(r.status).value} for r in records]
-    return merge_rows(spark, table_name(settings, METADATA_TABLE), rows, TABLE_KEYS[METADATA_TABLE], matched=_METADATA_MATCHED)
+    rows = [r.model_dump(mode="python") | {"status": MessageStatus(r.status).value,
+                                          "error_code": record_code(r.error_code).value if r.error_code else None}
+            for r in records]
+    return merge_rows(spark, table_name(settings, METADATA_TABLE), rows, TABLE_KEYS[METADATA_TABLE], matched=_METADATA_MATCHED, stats=stats)
 
 # %% ../nbs/20_tracking.ipynb #2ebcb3c5
 _RESULTS_MATCHED = "WHEN MATCHED AND t.status <> 'parsed' AND s.status = 'parsed' THEN UPDATE SET *"
 
 def merge_results(spark: Any, settings: Settings, rows: Iterable[dict[str, Any]], *,
                   replace: bool = False,  # a reprocess: the new result replaces the stored one
-                 ) -> int:
+                  stats: CommitStats | None = None) -> int:
     "Write `document_results` rows (one commit); an existing revision is never duplicated."
     matched = "WHEN MATCHED THEN UPDATE SET *" if replace else _RESULTS_MATCHED
-    return merge_rows(spark, table_name(settings, RESULTS_TABLE), list(rows), TABLE_KEYS[RESULTS_TABLE], matched=matched)
+    return merge_rows(spark, table_name(settings, RESULTS_TABLE), list(rows), TABLE_KEYS[RESULTS_TABLE], matched=matched, stats=stats)
 
-def merge_run(spark: Any, settings: Settings, summary: RunSummary) -> int:
+def run_row(summary: RunSummary) -> dict[str, Any]:
+    "The `ingestion_runs` row of a summary (enums as their values)."
+    return summary.model_dump(mode="python") | {"mode": RunMode(summary.mode).value, "status": RunStatus(summary.status).value}
+
+def merge_run(spark: Any, settings: Settings, summary: RunSummary, stats: CommitStats | None = None) -> int:
     "Insert or update the `ingestion_runs` row of a run."
-    return merge_rows(spark, table_name(settings, RUNS_TABLE), [summary.model_dump(mode="python")], TABLE_KEYS[RUNS_TABLE])
+    return merge_rows(spark, table_name(settings, RUNS_TABLE), [run_row(summary)], TABLE_KEYS[RUNS_TABLE], stats=stats)
 
 # %% ../nbs/20_tracking.ipynb #eaa3b5e0
 def _in_list(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
     args = {f"{prefix}{i}": v for i, v in enumerate(values)}
     return ", ".join(f":{k}" for k in args), args
 
-def recorded_messages(spark: Any, settings: Settings, queue_name: str, message_ids: Sequence[str]) -> dict[tuple[str, int], str]:
-    "Status of each already-recorded (message_id, record_index) among `message_ids` on `queue_name`."
-    if not message_ids: return {}
-    ph, args = _in_list("m", list(dict.fromkeys(message_ids)))
-    q = f"SELECT message_id, record_index, status FROM {table_name(settings, METADATA_TABLE)} WHERE queue_name = :queue AND message_id IN ({ph})"
-    return {(r.message_id, r.record_index): r.status for r in spark.sql(q, args={"queue": queue_name, **args}).collect()}
+def recorded_messages(spark: Any, settings: Settings,
+                      messages: Sequence[tuple[str, str]],  # (queue name, message id) pairs, from any number of queues
+                     ) -> dict[tuple[str, str, int], str]:
+    "Status of each already-recorded record of `messages`, keyed by (queue name, message id, record index): one query."
+    if not messages: return {}
+    wanted = set(messages)
+    ph, args = _in_list("m", list(dict.fromkeys(m for _, m in messages)))
+    q = f"SELECT queue_name, message_id, record_index, status FROM {table_name(settings, METADATA_TABLE)} WHERE message_id IN ({ph})"
+    return {(r.queue_name, r.message_id, r.record_index): r.status for r in spark.sql(q, args=args).collect()
+            if (r.queue_name, r.message_id) in wanted}
 
 # %% ../nbs/20_tracking.ipynb #5dd8ddbd
 class StoredRevision(BaseModel):
@@ -278,12 +371,15 @@ class StoredRevision(BaseModel):
     etag: str | None = None
     status: str
     message_id: str | None = None  # the message that first delivered it
+    event_time: datetime | None = None
+    sequencer: str | None = None
 
 def stored_revisions(spark: Any, settings: Settings, document_ids: Sequence[str]) -> list[StoredRevision]:
     "Every stored revision of the given documents."
     if not document_ids: return []
     ph, args = _in_list("d", list(dict.fromkeys(document_ids)))
-    q = f"SELECT document_id, revision_id, version_id, etag, status, message_id FROM {table_name(settings, RESULTS_TABLE)} WHERE document_id IN ({ph})"
+    cols = ", ".join(StoredRevision.model_fields)
+    q = f"SELECT {cols} FROM {table_name(settings, RESULTS_TABLE)} WHERE document_id IN ({ph})"
     return [StoredRevision(**r.asDict()) for r in spark.sql(q, args=args).collect()]
 
 # %% ../nbs/20_tracking.ipynb #2c386d0a

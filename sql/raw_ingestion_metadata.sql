@@ -28,8 +28,8 @@ CREATE TABLE IF NOT EXISTS ${schema}.raw_ingestion_metadata (
   size                BIGINT    COMMENT 'Object size in bytes as the event gives it',
   document_id         STRING    COMMENT 'Deterministic id of the source object (UUIDv5 of s3://bucket/key)',
   revision_id         STRING    COMMENT 'SHA-256 of the content that was processed, when it was fetched',
-  status              STRING    NOT NULL COMMENT 'processed | duplicate | failed | ignored | malformed | recorded (settled) | retrying | dead_lettered (left on the queue)',
-  error_code          STRING    COMMENT 'Stable error code when status is failed, malformed, ignored, retrying or dead_lettered',
+  status              STRING    NOT NULL COMMENT 'processed | duplicate | failed | ignored | removed | malformed | recorded (settled) | retrying | dead_lettered (left on the queue)',
+  error_code          STRING    COMMENT 'Stable code (tracking.RecordCode) when status is failed, malformed, ignored, removed, retrying or dead_lettered',
   error_message       STRING    COMMENT 'What went wrong, or a note on how the record was settled, for people',
   receive_count       INT       COMMENT 'SQS ApproximateReceiveCount at the latest receive',
   deliveries          INT       COMMENT 'How many times the kit has seen this message (redeliveries add one)',
@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS ${schema}.raw_ingestion_metadata (
   last_received_at    TIMESTAMP COMMENT 'When the kit last received the message (UTC)',
   run_id              STRING    COMMENT 'Poller run that last wrote the row (see ingestion_runs)',
   raw_body            STRING    COMMENT 'The message body exactly as received, for replay',
+  fetch_ms            DOUBLE    COMMENT 'Time spent fetching the object from S3, in milliseconds',
+  parse_ms            DOUBLE    COMMENT 'Time spent parsing the object, in milliseconds',
+  worker_run_id       BIGINT    COMMENT 'Databricks Jobs run that fetched and parsed the record (dispatch mode)',
+  replay_id           STRING    COMMENT 'The replay (see ingestion_runs, mode replay) that sent this message again, if one did',
   updated_at          TIMESTAMP COMMENT 'When the row was last written (UTC)'
 ) USING DELTA
 LOCATION '${location}/${schema}/raw_ingestion_metadata'
@@ -50,6 +54,9 @@ CREATE TABLE IF NOT EXISTS ${schema}.document_results (
   object_key          STRING    COMMENT 'Decoded object key',
   version_id          STRING    COMMENT 'Object version id the content was read from',
   etag                STRING    COMMENT 'Object ETag, without quotes',
+  event_time          TIMESTAMP COMMENT 'When S3 says the revision was written: with sequencer, orders the revisions of one key',
+  sequencer           STRING    COMMENT 'S3 sequencer of the event that delivered the revision (hex)',
+  removed_at          TIMESTAMP COMMENT 'When an object-removed event newer than this revision marked the document deleted',
   content_type        STRING    COMMENT 'Content type detected from the bytes',
   status              STRING    NOT NULL COMMENT 'parsed | failed | unsupported',
   error_code          STRING    COMMENT 'First error code when not parsed',
@@ -72,17 +79,18 @@ COMMENT 'One row per document revision, keyed by (document_id, revision_id); a d
 CREATE TABLE IF NOT EXISTS ${schema}.ingestion_runs (
   run_id              STRING    NOT NULL COMMENT 'Unique id of one poller run',
   queue_name          STRING    COMMENT 'Queue the run polled',
-  mode                STRING    COMMENT 'ingest (parse and store results) | audit (record events only)',
-  status              STRING    NOT NULL COMMENT 'running | succeeded | failed',
+  mode                STRING    COMMENT 'ingest (parse and store results) | audit (record events only) | replay | redrive | worker',
+  status              STRING    NOT NULL COMMENT 'running | succeeded | failed | abandoned (its owner died; set by the sweeper)',
   started_at          TIMESTAMP COMMENT 'Start of the run (UTC)',
   finished_at         TIMESTAMP COMMENT 'End of the run (UTC); null while running',
-  batches             INT       COMMENT 'Receive calls that returned messages',
+  batches             INT       COMMENT 'Micro-batches committed',
   messages            INT       COMMENT 'Messages received, redeliveries included',
   records             INT       COMMENT 'Metadata rows written',
   processed           INT       COMMENT 'Records whose document revision was parsed and stored',
   duplicates          INT       COMMENT 'Records whose revision was already stored',
   failed              INT       COMMENT 'Records that failed permanently (recorded, then acknowledged)',
-  ignored             INT       COMMENT 'Test events, removals and other non-created events, acknowledged without work',
+  ignored             INT       COMMENT 'Test events and other events that are neither creations nor removals, acknowledged without work',
+  removed             INT       COMMENT 'Object-removed events: the document was marked deleted',
   malformed           INT       COMMENT 'Messages whose body could not be decoded',
   recorded            INT       COMMENT 'Records only recorded (audit mode)',
   retrying            INT       COMMENT 'Records left on the queue for a retry after a transient error',
@@ -94,7 +102,38 @@ CREATE TABLE IF NOT EXISTS ${schema}.ingestion_runs (
   elapsed_s           DOUBLE    COMMENT 'Wall time of the run in seconds',
   idle_s              DOUBLE    COMMENT 'Seconds spent in receives that returned nothing (long polls on an empty queue)',
   error_message       STRING    COMMENT 'Why the run failed, if it did',
-  kit_version         STRING    COMMENT 'idp_kit version that ran'
+  kit_version         STRING    COMMENT 'idp_kit version that ran',
+  host                STRING    COMMENT 'Host name of the process that ran it',
+  pid                 INT       COMMENT 'Process id on that host',
+  heartbeat_at        TIMESTAMP COMMENT 'Last sign of life; a running run silent past lease_until is abandoned by the sweeper',
+  lease_until         TIMESTAMP COMMENT 'The run counts as alive until then (renewed with every heartbeat)',
+  stop_reason         STRING    COMMENT 'drained | max_messages | max_runtime | signal | error',
+  receivers           INT       COMMENT 'Receiver threads per queue',
+  commits             INT       COMMENT 'Delta commits the run made',
+  commit_conflicts    INT       COMMENT 'Commit attempts that lost to a concurrent writer and were retried',
+  sqs_calls           INT       COMMENT 'SQS requests the run made (receives, deletes, visibility changes)',
+  claimed_elsewhere   INT       COMMENT 'Records whose revision another live run had claimed: released for a later delivery',
+  dispatched          INT       COMMENT 'Work units sent to Databricks worker job runs',
+  released            INT       COMMENT 'Messages given back to the queue with a backoff (not settled in this run)',
+  oldest_message_age_s DOUBLE   COMMENT 'Age of the oldest message the run received (now minus SentTimestamp), in seconds',
+  messages_per_s      DOUBLE    COMMENT 'Messages settled per second of wall time',
+  latency_ms          STRING    COMMENT 'Per-stage latency percentiles (JSON: stage -> {p50, p95, p99, n}) in milliseconds',
+  detail              STRING    COMMENT 'The run parameters and anything specific to its mode (JSON)'
 ) USING DELTA
 LOCATION '${location}/${schema}/ingestion_runs'
-COMMENT 'One row per poller run, keyed by run_id; written when the run starts and when it ends';
+COMMENT 'One row per poller, replay, redrive or worker run, keyed by run_id; written at start, on heartbeats and at the end';
+
+CREATE TABLE IF NOT EXISTS ${schema}.revision_claims (
+  document_id         STRING    NOT NULL COMMENT 'Document whose revision is claimed',
+  content_key         STRING    NOT NULL COMMENT 'What names the content before it is fetched: v:<version id>, e:<etag>, s:<sequencer>, or m:<message id> for a reprocess',
+  run_id              STRING    COMMENT 'Run that holds (or last held) the claim',
+  status              STRING    NOT NULL COMMENT 'claimed (being fetched and parsed) | released (its run finished, gave it up or died)',
+  claimed_at          TIMESTAMP COMMENT 'When the current owner claimed it (UTC)',
+  lease_until         TIMESTAMP COMMENT 'The claim is void after this instant unless done',
+  attempts            INT       COMMENT 'How many times the revision has been claimed',
+  queue_name          STRING    COMMENT 'Queue of the message that led to the claim',
+  message_id          STRING    COMMENT 'That message',
+  updated_at          TIMESTAMP COMMENT 'When the row was last written (UTC)'
+) USING DELTA
+LOCATION '${location}/${schema}/revision_claims'
+COMMENT 'One row per object content being or having been parsed, keyed by (document_id, content_key): concurrent pollers never parse one twice';

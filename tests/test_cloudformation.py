@@ -287,6 +287,13 @@ def test_events_fan_out_through_the_stack_and_deleting_it_leaves_nothing(moto):
     sent = [r["s3"]["object"]["key"] for b in audit for r in b.get("Records", [])]
     assert "incoming/invoices/inv-002.pdf" in sent and "incoming/invoices/inv+001.pdf" in sent
     assert keys(receive(sqs, queues["idp-kit-invoices"]["url"], 2)) == ["incoming/invoices/inv 001.pdf", "incoming/invoices/inv-002.pdf"]
+    # WHEN one of them is deleted (its only version, deleted for good: ObjectRemoved:Delete)
+    letter = "incoming/letters/letter.docx"
+    only = s3.list_object_versions(Bucket=dep.outputs["BucketName"], Prefix=letter)["Versions"][0]["VersionId"]
+    s3.delete_object(Bucket=dep.outputs["BucketName"], Key=letter, VersionId=only)
+    # THEN the ingest queue gets its removal, as the job reads it: the notification holds both NOTIFICATION_EVENTS
+    refs = [ref for b in receive(sqs, queues["idp-kit-ingest"]["url"], 1) for ref in decode_body(b).refs]
+    assert [(ref.event_name, ref.key) for ref in refs] == [("ObjectRemoved:Delete", letter)]
     # WHEN S3 events as AWS sends them are published to the topic (one of them a two-record message)
     sns = moto.client("sns")
     for event in (aws_shaped_event("incoming/invoices/inv-003.pdf"), aws_shaped_event("incoming/letters/a.pdf"),

@@ -108,15 +108,20 @@ def test_two_writers_conflict_but_nothing_escapes_is_lost_or_duplicated(stack):
 
 def test_transient_delta_log_race_is_retried():
     # GIVEN a MERGE that first fails the way Sail 0.7.2 fails while another session is committing to the same
-    # table (message observed verbatim in the two-writer test above: the log listing raced a concurrent commit)
+    # table (seen in the two-writer test above: the log listing raced a concurrent commit): a SparkRuntimeException
+    # with no error class and no SQL state
+    from pyspark.errors.exceptions.connect import SparkRuntimeException
     calls = []
     def merge() -> str:
         calls.append(1)
-        if len(calls) < 3: raise RuntimeError("Missing commit file: expected version 0, found 8")
+        if len(calls) < 3: raise SparkRuntimeException(message="Missing commit file: expected version 0, found 8")
         return "committed"
     # WHEN it runs under the kit's retry; THEN the transient read race is retried like a commit conflict
     assert with_commit_retry(merge, base_s=0.001) == "committed"
     assert len(calls) == 3
+    # AND the decision is the exception's type and class, not its words: any other error with that text is raised
+    with pytest.raises(RuntimeError, match="Missing commit file"):
+        with_commit_retry(lambda: (_ for _ in ()).throw(RuntimeError("Missing commit file: expected version 0")), base_s=0.001)
 
 
 def test_each_schema_has_its_own_tables(stack):

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from idp_kit.cloudformation import parameters_for, render_template, resolve_template
-from idp_kit.infra_spec import (IngestionStackSpec, aws_module_dir, callback_queue_name, databricks_job_completion_policy,
-                                databricks_job_policy, to_tfvars)
+from idp_kit.infra_spec import (NOTIFICATION_EVENTS, IngestionStackSpec, aws_module_dir, callback_queue_name,
+                                databricks_job_completion_policy, databricks_job_policy, to_tfvars)
 from idp_kit.moto_fidelity import start_moto, stop_moto
 from idp_kit.terraform import find_provider_mirror, find_terraform, local_terraform, tf_init, write_local_root
 
@@ -309,8 +309,13 @@ def cfn_bucket(of: Callable[[str], list]) -> Facts:
                            "abort_days": r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation"),
                            "noncurrent_days": r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays")}
                  for r in b["LifecycleConfiguration"]["Rules"]}
-    notification = [{"events": [c["Event"]], "prefix": rules(c).get("prefix"), "suffix": rules(c).get("suffix"),
-                     "topic": c["Topic"]} for c in b["NotificationConfiguration"]["TopicConfigurations"]]
+    # CloudFormation takes one Event per topic configuration; Terraform one entry per filter with every event: the
+    # configurations of one filter (prefix, suffix, topic) are one fact, holding their events
+    by_filter: dict[tuple, list[str]] = {}
+    for c in b["NotificationConfiguration"]["TopicConfigurations"]:
+        by_filter.setdefault((rules(c).get("prefix"), rules(c).get("suffix"), c["Topic"]), []).append(c["Event"])
+    notification = [{"events": ordered(events), "prefix": prefix, "suffix": suffix, "topic": topic}
+                    for (prefix, suffix, topic), events in by_filter.items()]
     return {
         "bucket": {bucket: {"tags": tags(b)}},
         "versioning": {bucket: {"status": b["VersioningConfiguration"]["Status"]}},
@@ -524,6 +529,8 @@ def test_terraform_and_cloudformation_declare_the_same_resources_and_settings(pl
                    for d in same(tf[kind][key], cfn[kind][key], f"{kind}.{key}", wildcards)]
     assert differences == []
     assert wildcard_fields(wildcards) == EXPECTED_WILDCARDS
+    # AND the bucket notifies the same events on both sides: the kit's NOTIFICATION_EVENTS, created and removed
+    assert [n["events"] for n in tf["notification"][SPEC.bucket_name]] == [sorted(NOTIFICATION_EVENTS)]
 
 
 def test_the_job_policy_comes_from_the_one_template_on_both_sides(plan):

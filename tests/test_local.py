@@ -201,3 +201,22 @@ def test_missing_local_extra_names_it(monkeypatch):
     monkeypatch.delitem(sys.modules, "pysail.spark", raising=False)
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'idp_kit\[local\]'"):
         require_local_extra()
+
+
+def test_every_session_the_kit_opens_sees_the_tables(tmp_path: Path):
+    # GIVEN a stack whose tables hold a run, written through the stack's own session
+    from idp_kit.tracking import RunSummary, merge_run
+    with LocalStack() as stack:
+        merge_run(stack.spark(), stack.settings, RunSummary(run_id="3f1c2a9e-0000-4000-8000-000000000001", queue_name="q"))
+        # WHEN another process opens its own session with the kit's spark_session (as a notebook or `idp-kit runs` does)
+        child = tmp_path / "child.py"  # Spark Connect sessions want a script file, not `python -c`
+        child.write_text(textwrap.dedent("""
+            from idp_kit.settings import Settings
+            from idp_kit.spark import spark_session
+            s = Settings()
+            print(spark_session(s).sql(f"SELECT run_id FROM {s.delta_schema}.ingestion_runs").collect()[0].run_id)
+        """))
+        out = subprocess.run([sys.executable, str(child)], env={**os.environ, **stack.env(), "PYTHONPATH": str(REPO)},
+                             capture_output=True, text=True, timeout=120)
+    # THEN it sees the table and its row without running any DDL by hand (Sail keeps a catalog per session)
+    assert out.returncode == 0 and out.stdout.strip() == "3f1c2a9e-0000-4000-8000-000000000001", out.stderr[-2000:]

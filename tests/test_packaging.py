@@ -8,7 +8,9 @@ import sys
 
 from conftest import REPO
 
-CORE_MODULES = ["canonical_schema", "settings", "provisioning", "events", "parsers", "tracking", "sqs_batch_ingestion", "simulation", "cli"]
+CORE_MODULES = ["canonical_schema", "settings", "provisioning", "events", "parsers", "tracking", "claims", "throttling", "fetching",
+                "work_units", "job_dispatch", "sqs_transport", "sqs_batch_ingestion", "monitoring", "replay", "redrive", "logs",
+                "simulation", "cli"]
 
 
 def requirements(key: str) -> list[str]:

@@ -9,6 +9,8 @@ import shlex
 import socket
 import subprocess
 import time
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,8 @@ from botocore.config import Config
 from conftest import FIXTURES
 from idp_kit.local import LocalStack, _listening, _pid_alive
 from idp_kit.settings import Settings, aws_client_kwargs
-from idp_kit.sqs_batch_ingestion import BatchContext, VisibilityHeartbeat, delete_messages, process_batch, run_poller
+from idp_kit.sqs_batch_ingestion import JobContext, process_micro_batch, run_poller
+from idp_kit.sqs_transport import Held, Inbox, QueueRef
 from idp_kit.tracking import MessageStatus, ensure_tables, merge_results
 
 pytestmark = pytest.mark.slow
@@ -83,6 +86,15 @@ def poll(stack: LocalStack, settings: Settings, session: boto3.Session | None = 
     return run_poller(settings, stack.spark(), session=session or stack.boto3_session())
 
 
+def held(settings: Settings, queue_url: str, msg: dict[str, Any]) -> Held:
+    "A message as the job holds it."
+    return Held(QueueRef(settings.ingest_queue, queue_url), msg, datetime.now(timezone.utc), time.monotonic() + 30)
+
+
+def context(stack: LocalStack, settings: Settings, s3: Any) -> JobContext:
+    return JobContext.create(settings, stack.spark(), s3, str(uuid.uuid4()))
+
+
 def capture_receipts(session: boto3.Session) -> dict[str, str]:
     "MessageId -> ReceiptHandle of every message clients of `session` receive (boto3's event hooks, no patching)."
     seen: dict[str, str] = {}
@@ -115,7 +127,7 @@ def test_denied_fetch_is_retried_and_later_processed_once(stack, aws):
     assert (first.status, first.messages, first.retrying, first.processed, first.deleted) == ("succeeded", 1, 1, 0, 0)
     [row] = rows(stack, f"SELECT message_id, status, error_message, deliveries FROM {settings.delta_schema}.raw_ingestion_metadata")
     assert row["status"] == "retrying" and row["deliveries"] == 1
-    assert key in row["error_message"] and "403" in row["error_message"], row["error_message"]
+    assert key in row["error_message"] and ("403" in row["error_message"] or "AccessDenied" in row["error_message"]), row["error_message"]
     assert aws.depth() == 1
     assert rows(stack, f"SELECT * FROM {settings.delta_schema}.document_results") == []
 
@@ -146,23 +158,24 @@ def test_unreachable_s3_leaves_the_message_for_a_retry(stack, aws):
                                       config=Config(retries={"max_attempts": 1}, connect_timeout=2))
     body = json.loads((EVENTS / "sqs_direct_put_key_with_spaces.json").read_text())["Body"].replace(FIXTURE_BUCKET, aws.bucket)
     msg = {"MessageId": "m-unreachable", "ReceiptHandle": "rh-unreachable", "Body": body, "Attributes": {"ApproximateReceiveCount": "1"}}
-    # WHEN the batch is processed
-    out = process_batch([msg], BatchContext(settings, stack.spark(), s3, settings.ingest_queue, run_id="r-unreachable"))
-    # THEN the record is retrying with the connection error, and the message is not among those to delete
+    # WHEN the micro-batch is processed
+    h = held(settings, aws.queue_url, msg)
+    out = process_micro_batch([h], context(stack, settings, s3))
+    # THEN the record is retrying with the connection error, and the message is not one to delete
     [rec] = out.records
-    assert rec.status == MessageStatus.retrying and out.settled == [] and out.results == []
+    assert rec.status == MessageStatus.retrying and not out.settled(h) and out.results == []
     assert "incoming/red flower.pdf" in rec.error_message and "connect" in rec.error_message.lower(), rec.error_message
     # AND its error code says the fetch failed transiently, not that a parser crashed
     assert rec.error_code == "fetch_failed"
     # AND on the last delivery SQS allows, the same failure is recorded as dead_lettered (SQS moves it to the DLQ next)
-    last = msg | {"Attributes": {"ApproximateReceiveCount": str(settings.max_receive_count)}}
-    out = process_batch([last], BatchContext(settings, stack.spark(), s3, settings.ingest_queue, run_id="r-unreachable"))
-    assert (out.records[0].status, out.settled) == (MessageStatus.dead_lettered, [])
+    last = held(settings, aws.queue_url, msg | {"Attributes": {"ApproximateReceiveCount": str(settings.max_receive_count)}})
+    out = process_micro_batch([last], context(stack, settings, s3))
+    assert (out.records[0].status, out.settled(last)) == (MessageStatus.dead_lettered, False)
 
 
 # ---------------------------------------------------------------- DeleteMessageBatch partly failing
 
-def test_delete_messages_reports_a_partly_failed_batch(aws):
+def test_acknowledging_reports_a_partly_failed_delete(aws):
     # GIVEN one received message, and a receipt handle SQS does not know
     aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody="to delete")
     [msg] = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10)["Messages"]
@@ -170,11 +183,12 @@ def test_delete_messages_reports_a_partly_failed_batch(aws):
     sqs = aws.session.client("sqs", **aws_client_kwargs(aws.stack.settings))
     sqs.meta.events.register("before-parameter-build.sqs.DeleteMessageBatch", lambda params, **_: calls.append([e["Id"] for e in params["Entries"]]))
     # WHEN both are deleted in one batch (moto answers the bogus one in Failed[], code ReceiptHandleIsInvalid)
-    result = delete_messages(sqs, aws.queue_url, [{"Id": "0", "ReceiptHandle": msg["ReceiptHandle"]},
-                                                  {"Id": "1", "ReceiptHandle": "no-such-receipt-handle"}])
+    settings = aws.stack.settings
+    inbox = Inbox(sqs, [QueueRef(settings.ingest_queue, aws.queue_url)], settings)
+    result = inbox.ack([held(settings, aws.queue_url, msg), held(settings, aws.queue_url, msg | {"ReceiptHandle": "no-such-receipt-handle"})])
     # THEN one is deleted, one is reported failed after one retry of that entry alone, and nothing raised
     assert result == (1, 1)
-    assert calls == [["0", "1"], ["1"]]
+    assert [len(c) for c in calls] == [2, 1]  # the failed entry alone is retried
     assert aws.depth() == 0
 
 
@@ -213,7 +227,7 @@ def test_a_crash_between_the_two_commits_settles_as_processed_on_redelivery(stac
     # GIVEN a message whose batch committed its result row and then died before the metadata commit and the delete
     aws.s3.put_object(Bucket=aws.bucket, Key="incoming/half-committed.txt", Body=b"committed once")
     [msg] = aws.sqs.receive_message(QueueUrl=aws.queue_url, WaitTimeSeconds=1, AttributeNames=["All"])["Messages"]
-    out = process_batch([msg], BatchContext(settings, stack.spark(), aws.s3, settings.ingest_queue, run_id="r-died"))
+    out = process_micro_batch([held(settings, aws.queue_url, msg)], context(stack, settings, aws.s3))
     merge_results(stack.spark(), settings, out.results)
     aws.sqs.change_message_visibility(QueueUrl=aws.queue_url, ReceiptHandle=msg["ReceiptHandle"], VisibilityTimeout=0)
     # WHEN SQS redelivers it to a healthy run
@@ -245,7 +259,7 @@ def test_poison_messages_are_settled_without_crashing(stack, aws):
     run = poll(stack, settings)
     # THEN every record is settled, every message acknowledged, and the run succeeded
     assert (run.status, run.messages, run.records) == ("succeeded", 5, 6)
-    assert (run.malformed, run.ignored, run.processed, run.failed, run.retrying) == (3, 1, 2, 0, 0)
+    assert (run.malformed, run.removed, run.ignored, run.processed, run.failed, run.retrying) == (3, 1, 0, 2, 0, 0)
     assert (run.deleted, run.delete_failures) == (5, 0)
     assert aws.depth() == 0
     meta = {(m["message_id"], m["record_index"]): m for m in rows(stack, f"SELECT * FROM {settings.delta_schema}.raw_ingestion_metadata")}
@@ -253,7 +267,7 @@ def test_poison_messages_are_settled_without_crashing(stack, aws):
     assert (meta[(not_json, 0)]["status"], meta[(not_json, 0)]["error_code"]) == ("malformed", "malformed_message")
     assert meta[(not_json, 0)]["raw_body"] == "incoming/red flower.pdf was uploaded"  # kept for replay
     assert (meta[(sns_not_json, 0)]["status"], meta[(sns_not_json, 0)]["error_code"]) == ("malformed", "malformed_message")
-    assert (meta[(removed, 0)]["status"], meta[(removed, 0)]["error_code"]) == ("ignored", "object_removed")
+    assert (meta[(removed, 0)]["status"], meta[(removed, 0)]["error_code"]) == ("removed", "object_removed")  # the document is marked deleted
     # AND the good sibling of the record without a key is processed
     assert (meta[(partly_bad, 0)]["status"], meta[(partly_bad, 0)]["object_key"]) == ("processed", "incoming/red flower.pdf")
     assert (meta[(partly_bad, 1)]["status"], meta[(partly_bad, 1)]["error_code"]) == ("malformed", "malformed_record")
@@ -281,20 +295,23 @@ def test_values_s3_cannot_hold_are_malformed_records_not_a_crash(stack, aws):
     assert aws.depth() == 0
 
 
-def test_visibility_is_extended_while_a_batch_is_worked_on(stack, aws):
-    # GIVEN a message received with a 1 s visibility timeout
+def test_visibility_is_extended_while_a_message_is_held(stack, aws):
+    # GIVEN a job whose messages are received with a 2 s visibility timeout
+    settings = stack.settings.replace(visibility_timeout_s=2)
     aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody="slow work")
-    [msg] = aws.sqs.receive_message(QueueUrl=aws.queue_url, VisibilityTimeout=1, WaitTimeSeconds=1)["Messages"]
-    # WHEN the work takes three times as long, under the heartbeat
-    with VisibilityHeartbeat(aws.sqs, aws.queue_url, [msg["ReceiptHandle"]], timeout_s=1) as beat:
-        time.sleep(3)
-        # THEN no other consumer could receive it meanwhile
+    inbox = Inbox(aws.sqs, [QueueRef(settings.ingest_queue, aws.queue_url)], settings, until_empty=False).start()
+    [h] = inbox.take(10, 10**9, 0.5)
+    # WHEN the work takes three times as long
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:
+        # THEN no other consumer can receive it meanwhile: the keeper extends its visibility
         assert aws.sqs.receive_message(QueueUrl=aws.queue_url, WaitTimeSeconds=0).get("Messages", []) == []
-    assert beat.extensions >= 3
-    # AND once the heartbeat stops, the message comes back after its timeout (it was never deleted)
-    time.sleep(1.5)
+        time.sleep(0.5)
+    assert inbox.stats.visibility_calls >= 3
+    # AND once the job stops without finishing it, the message is released at once, not after its timeout
+    assert inbox.close() == 1
     again = aws.sqs.receive_message(QueueUrl=aws.queue_url, WaitTimeSeconds=1).get("Messages", [])
-    assert [m["MessageId"] for m in again] == [msg["MessageId"]]
+    assert [m["MessageId"] for m in again] == [h.message_id]
     aws.sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=again[0]["ReceiptHandle"])
 
 
@@ -307,10 +324,11 @@ def test_object_deleted_before_the_poll_fails_as_missing(stack, aws):
     aws.s3.delete_object(Bucket=aws.bucket, Key="incoming/gone before poll.txt")
     # WHEN the poller runs
     run = poll(stack, settings)
-    # THEN the record is failed with object_missing, acknowledged, and has no result row
-    assert (run.status, run.failed, run.retrying, run.deleted) == ("succeeded", 1, 0, 1)
-    meta = rows(stack, f"SELECT status, error_code, error_message FROM {settings.delta_schema}.raw_ingestion_metadata")
-    assert [(m["status"], m["error_code"]) for m in meta] == [("failed", "object_missing")]
+    # THEN the creation is failed with object_missing (the key shows a delete marker; moto's creation events name no
+    # version), the removal is recorded, both are acknowledged, and there is no result row
+    assert (run.status, run.failed, run.removed, run.retrying, run.deleted) == ("succeeded", 1, 1, 0, 2)
+    meta = rows(stack, f"SELECT status, error_code, error_message FROM {settings.delta_schema}.raw_ingestion_metadata ORDER BY status")
+    assert [(m["status"], m["error_code"]) for m in meta] == [("failed", "object_missing"), ("removed", "object_removed")]
     assert "incoming/gone before poll.txt" in meta[0]["error_message"]
     assert rows(stack, f"SELECT * FROM {settings.delta_schema}.document_results") == []
     assert aws.depth() == 0

@@ -23,6 +23,9 @@ def test_simulation_notebook_runs_and_reports(tmp_path):
     assert report["ok"] is True
     assert report["documents_by_status"]["parsed"] >= 6
     assert report["duplicates"] and not report["lost_revisions"]
+    # AND it plotted the monitoring queries: every stage has samples, every run is shown, the figure was saved
+    assert report["monitoring"]["stages"] == ["fetch", "parse", "queued", "settle"] and report["monitoring"]["runs"] >= 2
+    assert (tmp_path / "results.png").stat().st_size > 10_000
 
 
 def test_notebook_has_exactly_one_parameters_cell():

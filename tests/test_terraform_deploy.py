@@ -1,9 +1,10 @@
 """The kit's Terraform module applied to moto over HTTP: three subscribers (one filtered on the key prefix), objects put
-into the bucket reach exactly the queues they should, completion messages with a callback (and only those) reach the
-callback queue, the API's compute is there as declared (three functions with their handlers, roles, policies, environment
-and log groups; the HTTP API's routes, authorizer, throttled stage and access log; the callback queue's event source),
-the boto3 provisioner creates the same stack but for that compute (compared resource by resource, setting by setting: the
-API's tables and owner index, the completion topic and callback queue included), and `terraform destroy` leaves nothing.
+into the bucket and the removal of one reach exactly the queues they should, completion messages with a callback (and
+only those) reach the callback queue, the API's compute is there as declared (three functions with their handlers,
+roles, policies, environment and log groups; the HTTP API's routes, authorizer, throttled stage and access log; the
+callback queue's event source), the boto3 provisioner creates the same stack but for that compute (compared resource by
+resource, setting by setting: the API's tables and owner index, the completion topic and callback queue included), and
+`terraform destroy` leaves nothing.
 Also the local stack's provisioner choice (`auto` is Terraform when it is installed, boto3 otherwise, and says so).
 
 moto creates Lambda functions without running them (no Docker here), so the functions' code is a stand-in zip: what is
@@ -20,13 +21,15 @@ import os
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
 import pytest
 
+from idp_kit.canonical_schema import ObjectRef
 from idp_kit.deployment import choose_provisioner
-from idp_kit.events import decode_body
+from idp_kit.events import decode_body, is_object_created, is_object_removed
 from idp_kit.infra_spec import (ACCESS_LOG_FORMAT, LAMBDA_HANDLERS, IngestionStackSpec, SubscriberSpec, api_function_policy,
                                 authorizer_function_policy, callbacks_function_policy, lambda_logs_policy)
 from idp_kit.inventory import describe_stack, leftovers
@@ -79,13 +82,14 @@ def clients(endpoint: str) -> dict:
                                                                   "apigatewayv2", "logs")}
 
 
-def received(sqs, url: str, want: int, timeout: float = 15.0) -> list[str]:
-    "Object keys of the S3 events in queue `url` (test events skipped), received until `want` arrived or `timeout` passed."
+def received(sqs, url: str, want: int, timeout: float = 15.0,
+             kind: Callable[[ObjectRef], bool] = is_object_created) -> list[str]:
+    "Keys of the `kind` S3 events in queue `url` (others skipped), received until `want` arrived or `timeout` passed."
     keys, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
         msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
         for m in msgs:
-            keys += [r.ref.key for r in decode_body(m["Body"]).records]
+            keys += [ref.key for ref in decode_body(m["Body"]).refs if kind(ref)]
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
         if len(keys) >= want and not msgs: break
     return sorted(keys)
@@ -170,6 +174,13 @@ def test_terraform_fans_out_through_filters_matches_boto3_and_destroys_everythin
     assert received(sqs, out["queues"]["idp-kit-ingest"]["url"], 2) == ["incoming/invoices/inv 1.pdf", "incoming/letter.txt"]
     assert received(sqs, out["queues"]["idp-kit-audit"]["url"], 2) == ["incoming/invoices/inv 1.pdf", "incoming/letter.txt"]
     assert received(sqs, out["queues"]["idp-kit-invoices"]["url"], 1) == ["incoming/invoices/inv 1.pdf"]
+    # WHEN the letter is deleted (its only version, deleted for good: ObjectRemoved:Delete)
+    only = aws["s3"].list_object_versions(Bucket=spec.bucket_name, Prefix="incoming/letter.txt")["Versions"][0]
+    aws["s3"].delete_object(Bucket=spec.bucket_name, Key="incoming/letter.txt", VersionId=only["VersionId"])
+    # THEN its removal reaches the unfiltered subscribers (the ingest queue among them), not the invoices one
+    for queue in ("idp-kit-ingest", "idp-kit-audit"):
+        assert received(sqs, out["queues"][queue]["url"], 1, kind=is_object_removed) == ["incoming/letter.txt"]
+    assert received(sqs, out["queues"]["idp-kit-invoices"]["url"], 0, timeout=2, kind=is_object_removed) == []
     # WHEN the pipeline announces two finished documents, one whose caller asked for a callback
     for doc, flag in (("a", "true"), ("b", "false")):
         aws["sns"].publish(TopicArn=out["completion_topic_arn"], Message=json.dumps({"document_id": doc}),

@@ -21,8 +21,8 @@ import pytest
 from pydantic import ValidationError
 
 from idp_kit.api_server import AUTHORIZER_CACHE_TTL_S
-from idp_kit.infra_spec import (AUTHORIZER_RESULT_TTL_S, LAMBDA_HANDLERS, LAMBDA_RUNTIME, IngestionStackSpec, SubscriberSpec,
-                                to_tfvars)
+from idp_kit.infra_spec import (AUTHORIZER_RESULT_TTL_S, LAMBDA_HANDLERS, LAMBDA_RUNTIME, NOTIFICATION_EVENTS, IngestionStackSpec,
+                                SubscriberSpec, to_tfvars)
 from idp_kit.moto_fidelity import start_moto, stop_moto
 from idp_kit.terraform import cli_config, find_provider_mirror
 
@@ -88,6 +88,15 @@ def test_the_job_policy_has_one_source_the_template():
     spelt_out = re.compile(r"sqs:ReceiveMessage|s3:GetObjectVersion|s3:ListBucketVersions|dynamodb:UpdateItem|sns:Publish|"
                            r"dynamodb:GetItem|logs:PutLogEvents|s3:PutObject|kms:ReEncrypt")
     assert [name for name, text in tf.items() if spelt_out.search(text)] == []
+
+
+def test_the_bucket_notifies_the_events_the_other_deployers_subscribe():
+    # GIVEN the module's ingestion path and the kit's one list of notification events
+    tf = (MODULE / "cloud_storage_ingestion.tf").read_text()
+    # THEN the module's local holds exactly those events (created and removed), and every notification entry uses it
+    local = re.search(r"^  notification_events = (\[.*\])$", tf, re.M)
+    assert local and json.loads(local.group(1)) == list(NOTIFICATION_EVENTS)
+    assert re.findall(r"^ +events += (.+)$", tf, re.M) == ["local.notification_events"]
 
 
 def test_the_functions_run_the_handlers_the_zip_is_built_for_and_cache_as_the_local_server_does():

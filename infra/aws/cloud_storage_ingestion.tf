@@ -1,9 +1,9 @@
 ################################################################################
 # The ingestion path: documents land in the bucket, S3 publishes object-created
-# events to the topic, the topic fans out to one queue per subscriber, and the
-# Databricks job polls the ingest subscriber's queue. The status table is written
-# by the job and the API (api.tf holds the API's other tables and its completion
-# topic); the role is what the job assumes.
+# and object-removed events to the topic, the topic fans out to one queue per
+# subscriber, and the Databricks job polls the ingest subscriber's queue. The
+# status table is written by the job and the API (api.tf holds the API's other
+# tables and its completion topic); the role is what the job assumes.
 #
 # SQS note: the AWS provider waits about 25 s after creating each queue or
 # queue attribute (6 identical reads, 5 s apart). Policies are therefore set
@@ -31,6 +31,11 @@ locals {
 
   # One notification per suffix, or one for the prefix alone. Duplicates would be refused by S3 as overlapping.
   notification_suffixes = length(var.watched_suffixes) > 0 ? distinct(var.watched_suffixes) : [null]
+
+  # What the bucket tells the topic: new revisions, and removals (the job marks the document deleted). Not
+  # s3:LifecycleExpiration:*: the noncurrent-version rule below would announce every superseded version's expiry, and
+  # the job marks removals by key. idp_kit.infra_spec.NOTIFICATION_EVENTS (tests/test_terraform_static.py holds them equal).
+  notification_events = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
 
   # S3 events reach 64 KB; a smaller MaximumMessageSize silently loses them. 262144 is the SQS maximum.
   max_message_size = 262144
@@ -150,7 +155,7 @@ resource "aws_s3_bucket_notification" "this" {
     content {
       id            = "idp-kit-object-created${topic.value == null ? "" : topic.value}" # e.g. …-created.pdf
       topic_arn     = aws_sns_topic.this.arn
-      events        = ["s3:ObjectCreated:*"]
+      events        = local.notification_events
       filter_prefix = var.watched_prefix == "" ? null : var.watched_prefix
       filter_suffix = topic.value
     }

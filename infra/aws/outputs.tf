@@ -13,7 +13,7 @@ output "bucket_arn" {
 }
 
 output "topic_arn" {
-  description = "ARN of the SNS topic the bucket publishes object-created events to."
+  description = "ARN of the SNS topic the bucket publishes its object-created and object-removed events to."
   value       = aws_sns_topic.this.arn
 }
 

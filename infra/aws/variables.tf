@@ -91,7 +91,7 @@ variable "abort_incomplete_multipart_upload_days" {
 }
 
 variable "watched_prefix" {
-  description = "Key prefix whose object-created events are published (a folder: ends with '/', does not start with it). \"\" watches the whole bucket. Never write outputs under it: that is a notification loop."
+  description = "Key prefix whose object-created and object-removed events are published (a folder: ends with '/', does not start with it). \"\" watches the whole bucket. Never write outputs under it: that is a notification loop."
   type        = string
   default     = "incoming/"
   nullable    = false
@@ -131,7 +131,7 @@ variable "watched_suffixes" {
 ################################################################################
 
 variable "topic_name" {
-  description = "Name of the SNS topic the bucket publishes object-created events to (1-256 letters, digits, '-' or '_')."
+  description = "Name of the SNS topic the bucket publishes its object-created and object-removed events to (1-256 letters, digits, '-' or '_')."
   type        = string
   default     = "idp-kit-object-created"
   nullable    = false
