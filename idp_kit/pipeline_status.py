@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .canonical_schema import ObjectRef
+from .events import REPROCESS_EVENT, SUBMIT_EVENT
 from .document_status import (ProcessingStatus, ResultSummary, SourceObject, StatusRecord, StatusStore,
                                      work_order)
 from .infra_spec import CALLBACK_ATTRIBUTE
@@ -23,7 +24,7 @@ from .settings import AwsClients, Settings
 from .tracking import IngestionRecord, MessageStatus, StoredRevision
 
 # %% auto #0
-__all__ = ['log', 'outcome_status', 'StatusUpdate', 'record_source', 'record_order', 'finished_updates', 'topic_arn',
+__all__ = ['log', 'outcome_status', 'in_scope', 'StatusUpdate', 'record_source', 'record_order', 'finished_updates', 'topic_arn',
            'completion_message', 'PipelineStatus']
 
 # %% ../nbs/25_pipeline_status.ipynb #de8c85d8
@@ -42,6 +43,12 @@ def outcome_status(record: IngestionRecord,  # a settled metadata row
         return _RESULT_STATUS[result_status]
     if status in (MessageStatus.failed, MessageStatus.dead_lettered): return ProcessingStatus.FAILED
     return None
+
+# %% ../nbs/25_pipeline_status.ipynb #cf00b424
+def in_scope(settings: Settings, event_name: str | None, key: str | None) -> bool:
+    "Does the job report this document to the status table (see `status_scope`)?"
+    if settings.status_scope == "all": return True
+    return event_name in (SUBMIT_EVENT, REPROCESS_EVENT) or (key or "").startswith(settings.watched_prefix + settings.api_upload_prefix)
 
 # %% ../nbs/25_pipeline_status.ipynb #afd9a06a
 @dataclass
@@ -136,7 +143,8 @@ class PipelineStatus:
 
 # %% ../nbs/25_pipeline_status.ipynb #71a3ad49
 def _started(self: PipelineStatus, ref: ObjectRef) -> None:
-    "Report that work on the object `ref` names begins."
+    "Report that work on the object `ref` names begins (when the document is in scope)."
+    if not in_scope(self.settings, ref.event_name, ref.key): return
     self._guard(f"status PROCESSING for {ref.document_id}", self.store.started, ref.document_id,
                 work_order(ref.event_time, ref.sequencer), SourceObject(bucket=ref.bucket, key=ref.key, version_id=ref.version_id))
 
@@ -161,6 +169,7 @@ def _report(self: PipelineStatus, records: Iterable[IngestionRecord], results: I
             stored: Iterable[StoredRevision]) -> int:
     "Write the finished statuses of a committed micro-batch (in parallel), publish completions; returns how many were written."
     self.settle()  # a PROCESSING write still under way lands first (the conditional writes would keep the order anyway)
+    records = [r for r in records if in_scope(self.settings, r.event_name, r.object_key)]
     return sum(_each(self, self._finish, finished_updates(records, results, stored)))
 
 def _started_many(self: PipelineStatus, refs: Sequence[ObjectRef]) -> None:

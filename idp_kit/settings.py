@@ -89,10 +89,11 @@ class Settings(BaseSettings):
     # The ingestion job (micro-batches, receivers, claims, rate limits, bounded runs)
     poll_queues: tuple[str, ...] = ()  # queues one job consumes (names or URLs); empty = the ingest queue
     receivers: int = Field(2, ge=1, le=64)  # receiver threads per queue, each long-polling
-    micro_batch_messages: int = Field(500, ge=1, le=100_000)  # a micro-batch closes at this many messages ...
+    micro_batch_messages: int = Field(250, ge=1, le=100_000)  # a micro-batch closes at this many messages ...
     micro_batch_bytes: int = Field(256 * 2**20, ge=1)  # ... or this many object bytes (as the events declare them) ...
     micro_batch_wait_s: float = Field(10.0, gt=0, le=300)  # ... or this long after its first message
-    fetch_workers: int = Field(8, ge=1, le=256)  # threads fetching and parsing one micro-batch on the driver
+    max_held_messages: int | None = Field(None, ge=1)  # received and not yet deleted or released, at most; None = micro_batch_messages
+    fetch_workers: int = Field(16, ge=1, le=256)  # threads fetching and parsing one micro-batch on the driver
     engine_threshold: int = Field(0, ge=0)  # work units from which a micro-batch is fetched and parsed on the engine (mapInArrow); 0 = never
     dispatch: Literal["inline", "engine", "jobs"] = "inline"  # where work units are fetched and parsed: driver threads, engine, worker job runs
     worker_job: str = "idp-worker-dev"  # the Databricks job (by name) that `dispatch=jobs` runs (the bundle's idp_worker)
@@ -106,6 +107,7 @@ class Settings(BaseSettings):
     jobs_rate_per_s: float = Field(5, ge=0)  # token bucket for Jobs API calls (Databricks allows ~10/s per workspace); 0 = unlimited
     max_messages: int | None = Field(None, ge=1)  # a run stops receiving after this many messages; None = no limit
     max_runtime_s: float | None = Field(None, gt=0)  # a run stops receiving after this long; None = no limit
+    status_scope: Literal["api", "all"] = "api"  # documents the job writes to the status table: those the API knows, or every one
     log_format: Literal["json", "text"] = "json"  # the job's logs: one JSON object per line, or text for a terminal
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -5,6 +5,7 @@
 # %% ../nbs/30_sqs_batch_ingestion.ipynb #7fa3ae93
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import json
 import logging
@@ -418,6 +419,9 @@ class IngestionRun:
                                   kit_version=idp_kit.__version__, receivers=self.inbox.receivers)
         self.stop_reason: str | None = None
         self._t0 = self._beat = time.monotonic()
+        # Statuses and deletes of micro-batch k run on this thread while micro-batch k+1 is fetched and parsed
+        self._finishers = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="idp-finish")
+        self._finisher: concurrent.futures.Future | None = None
 
     def request_stop(self, reason: str) -> None:
         "Stop receiving; the run ends after the micro-batch in hand (safe from a signal handler)."
@@ -446,26 +450,37 @@ def _fill(self: IngestionRun) -> None:
 
 IngestionRun.heartbeat, IngestionRun._fill = _heartbeat, _fill
 
-# %% ../nbs/30_sqs_batch_ingestion.ipynb #3ff3bd7a
+# %% ../nbs/30_sqs_batch_ingestion.ipynb #0cd0e092
 def _handle(self: IngestionRun, helds: list[Held]) -> None:
-    "Work one micro-batch: process, commit, mark removals, report, acknowledge, count."
+    "Work one micro-batch: process, commit, mark removals, count; its statuses and acknowledgements go to the finisher."
     ctx, lat, t0 = self.ctx, self.ctx.latencies, time.perf_counter()
     out = process_micro_batch(helds, ctx)
     t1 = time.perf_counter()
     uncommitted = commit_micro_batch(ctx, out)
     mark_removed(ctx, out)
     lat.add("work", (t1 - t0) * 1000); lat.add("commit", (time.perf_counter() - t1) * 1000)
+    self.finish_previous()  # one micro-batch in the finisher at a time: acknowledgements stay in order
+    self._finisher = self._finishers.submit(self._finish, out, uncommitted)
+    for h in out.messages:
+        if h.sent_at:
+            age = (h.received_at - h.sent_at).total_seconds()
+            lat.add("queued", age * 1000); self.summary.oldest_message_age_s = max(self.summary.oldest_message_age_s or 0.0, round(age, 3))
+    count(self.summary, out, lat)
+    log_micro_batch(self.ctx.run_id, self.summary.batches, out)
+
+def _finish(self: IngestionRun, out: BatchOutcome, uncommitted: set[tuple[str, str]]) -> None:
+    "After the commit, on the finisher thread: the statuses (status table, completions), then the acknowledgements."
+    ctx = self.ctx
     if ctx.status: ctx.status.report([r for r in out.records if (r.queue_name, r.message_id) not in uncommitted],
                                      [r for r in out.results if not any(r["message_id"] == m for _, m in uncommitted)], out.stored)
     acknowledge(self.inbox, out, uncommitted)
     now = datetime.now(timezone.utc)
     for h in out.messages:
-        if h.sent_at:
-            lat.add("queued", (h.received_at - h.sent_at).total_seconds() * 1000); lat.add("end_to_end", (now - h.sent_at).total_seconds() * 1000)
-            age = (h.received_at - h.sent_at).total_seconds()
-            self.summary.oldest_message_age_s = max(self.summary.oldest_message_age_s or 0.0, round(age, 3))
-    count(self.summary, out, lat)
-    log_micro_batch(self.ctx.run_id, self.summary.batches, out)
+        if h.sent_at: ctx.latencies.add("end_to_end", (now - h.sent_at).total_seconds() * 1000)
+
+def _finish_previous(self: IngestionRun) -> None:
+    "Wait for the finisher's micro-batch (its errors surface here, on the run's thread)."
+    if self._finisher is not None: f, self._finisher = self._finisher, None; f.result()
 
 _QUIET = {MessageStatus.processed, MessageStatus.duplicate, MessageStatus.recorded, MessageStatus.ignored}
 
@@ -498,6 +513,7 @@ def _step(self: IngestionRun) -> bool:
     return bool(batch) or self.inbox.receiving
 
 IngestionRun._handle, IngestionRun._limit_reached, IngestionRun.step = _handle, _limit_reached, _step
+IngestionRun._finish, IngestionRun.finish_previous = _finish, _finish_previous
 
 # %% ../nbs/30_sqs_batch_ingestion.ipynb #a7e46563
 def _run(self: IngestionRun) -> RunSummary:
@@ -512,6 +528,7 @@ def _run(self: IngestionRun) -> RunSummary:
     self.inbox.start()
     try:
         while self.step(): pass
+        self.finish_previous()
         s.status = RunStatus.succeeded
         s.stop_reason = self.stop_reason or ("max_messages" if self.inbox.quota_exhausted else "error" if self.inbox.errors else "drained")
         if self.inbox.errors and not s.messages: s.status, s.error_message = RunStatus.failed, "; ".join(self.inbox.errors)
@@ -520,6 +537,8 @@ def _run(self: IngestionRun) -> RunSummary:
         log.exception("ingestion run %s failed", ctx.run_id)
         raise
     finally:
+        try: self.finish_previous()  # before anything held is released: its messages are settled, or come back
+        finally: self._finishers.shutdown()
         self.inbox.close()
         if ctx.status: ctx.status.close()
         release_claims(ctx.spark, ctx.settings, ctx.run_id, ctx.commits)

@@ -112,7 +112,7 @@ class Inbox:
     "Receiver threads filling a bounded buffer from several queues; a keeper extending the visibility of everything held."
     def __init__(self, sqs: Any, queues: Sequence[QueueRef], settings: Settings, *,
                  receivers: int | None = None,  # threads per queue; default `settings.receivers`
-                 capacity: int | None = None,  # messages held at once; default twice `micro_batch_messages`
+                 capacity: int | None = None,  # messages held at once; default `settings.max_held_messages`
                  max_messages: int | None = None,  # receive at most this many in all; default `settings.max_messages`
                  until_empty: bool = True,  # a receiver stops after `max_empty_receives` empty receives in a row
                  max_empty_receives: int = 1,
@@ -120,7 +120,7 @@ class Inbox:
                 ) -> None:
         self.sqs, self.queues, self.settings, self.weigh = sqs, list(queues), settings, weigh
         self.receivers = receivers or settings.receivers
-        self.capacity = capacity or 2 * settings.micro_batch_messages
+        self.capacity = capacity or settings.max_held_messages or settings.micro_batch_messages
         self.until_empty, self.max_empty_receives = until_empty, max_empty_receives
         self._quota = _Quota(max_messages if max_messages is not None else settings.max_messages)
         self._buffer: queue.Queue[Held] = queue.Queue()
