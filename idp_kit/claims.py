@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from .canonical_schema import ObjectRef
 from .events import REPROCESS_EVENT
 from .settings import Settings
-from .tracking import (CLAIMS_TABLE, RUNS_TABLE, CommitStats, RunStatus, table_name, with_commit_retry)
+from .tracking import (CLAIMS_TABLE, RUNS_TABLE, CommitStats, RunStatus, _in_list, table_name, with_commit_retry)
 
 # %% auto #0
 __all__ = ['content_key', 'Claim', 'check_run_id', 'write_with_view', 'claim_contents', 'release_claims', 'process_alive',
@@ -62,16 +62,12 @@ def write_with_view(spark: Any, rows: Sequence[tuple], schema: str,  # the rows 
     try: with_commit_retry(lambda: spark.sql(statement(view)).collect(), what=what, stats=stats)
     finally: spark.catalog.dropTempView(view)
 
-def _in(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
-    args = {f"{prefix}{i}": v for i, v in enumerate(dict.fromkeys(values))}
-    return ", ".join(f":{k}" for k in args), args
-
 # %% ../nbs/22_claims.ipynb #433433d5
 _CLAIM_SCHEMA = ("document_id string, content_key string, run_id string, status string, claimed_at timestamp, "
                  "lease_until timestamp, attempts int, queue_name string, message_id string, updated_at timestamp, void_owner string")
 
 def _holders(spark: Any, settings: Settings, document_ids: Sequence[str]) -> list[Any]:
-    ph, args = _in("d", document_ids)
+    ph, args = _in_list("d", list(dict.fromkeys(document_ids)))
     q = (f"SELECT c.document_id, c.content_key, c.run_id, c.status, c.lease_until, r.status AS run_status "
          f"FROM {table_name(settings, CLAIMS_TABLE)} c LEFT JOIN {table_name(settings, RUNS_TABLE)} r ON c.run_id = r.run_id "
          f"WHERE c.document_id IN ({ph})")

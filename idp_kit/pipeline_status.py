@@ -172,10 +172,6 @@ def _report(self: PipelineStatus, records: Iterable[IngestionRecord], results: I
     records = [r for r in records if in_scope(self.settings, r.event_name, r.object_key)]
     return sum(_each(self, self._finish, finished_updates(records, results, stored)))
 
-def _started_many(self: PipelineStatus, refs: Sequence[ObjectRef]) -> None:
-    "Report that work on each of `refs` begins (in parallel), and wait for it."
-    _each(self, self.started, refs)
-
 def _begin(self: PipelineStatus, refs: Sequence[ObjectRef]) -> list[concurrent.futures.Future]:
     "Start reporting that work on each of `refs` begins, on the status threads; one future per ref, to wait on before its fetch."
     if self._background is None: self._background = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="idp-status")
@@ -201,5 +197,5 @@ def _each(self: PipelineStatus, fn: Any, items: Sequence[Any]) -> list[Any]:
         return list(pool.map(fn, items))
 
 PipelineStatus.started, PipelineStatus._publish, PipelineStatus.report = _started, _publish, _report
-PipelineStatus._finish, PipelineStatus.started_many, PipelineStatus.begin = _finish, _started_many, _begin
+PipelineStatus._finish, PipelineStatus.begin = _finish, _begin
 PipelineStatus.settle, PipelineStatus.close = _settle, _close

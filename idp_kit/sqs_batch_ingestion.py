@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import json
+import re
 import logging
 import signal
 import threading
@@ -398,7 +399,7 @@ class RunLimits:
         "Limits from `settings` (`max_messages`, `max_runtime_s`), overridden by `kw` that are not None."
         return cls(**({"max_messages": settings.max_messages, "max_runtime_s": settings.max_runtime_s} | {k: v for k, v in kw.items() if v is not None}))
 
-_SIZE = __import__("re").compile(rb'size\\?"\s*:\s*(\d+)')
+_SIZE = re.compile(rb'size\\?"\s*:\s*(\d+)')
 
 def declared_bytes(message: dict[str, Any]) -> int:
     "The object sizes a message's records declare (its weight towards `micro_batch_bytes`), read without decoding it."

@@ -15,7 +15,7 @@ from pydantic import BaseModel, field_validator
 
 from .canonical_schema import DocumentStatus, ObjectRef
 from .fetching import build_document, fetch_object
-from .settings import Settings
+from .settings import MOTO_CREDENTIALS, Settings
 from .throttling import TokenBucket
 from .tracking import RecordCode, record_code, result_row
 
@@ -117,8 +117,8 @@ def process_units_on_engine(units: Sequence[WorkUnit], spark: Any, settings: Set
                            ) -> list[UnitOutcome]:
     "Every unit's outcome, in order, fetched and parsed by the engine's executors with `mapInArrow`."
     if not units: return []
-    creds = ({"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": settings.aws_region}
-             if settings.aws_endpoint_url else None)  # an emulator's public test keys; never real ones
+    creds = ({"aws_access_key_id": MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+              "region_name": settings.aws_region} if settings.aws_endpoint_url else None)  # an emulator's public test keys; never real ones
     n = partitions or max(1, min(64, len(units) // 25))
     df = spark.createDataFrame([(u.unit_id, u.model_dump_json()) for u in units], "unit_id string, unit string").repartition(n)
     rows = df.mapInArrow(_arrow_processor(settings.model_dump_json(), creds), _OUT_SCHEMA).collect()
