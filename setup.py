@@ -31,12 +31,14 @@ setuptools.setup(
     ],
     python_requires=">=" + cfg["min_python"],
     packages=setuptools.find_namespace_packages(include=[cfg["lib_name"], cfg["lib_name"] + ".*"]),  # sql/, samples/ and infra/ are data folders
-    package_data={cfg["lib_name"]: ["*.json", "sql/*.sql", "sql/queries/*.sql", "sql/monitoring/*.sql", "samples/*", "infra/*.md", "infra/**/*.tf", "infra/**/*.tftpl", "infra/**/*.yaml", "infra/**/*.md"]},
+    package_data={cfg["lib_name"]: ["*.json", "sql/*.sql", "sql/queries/*.sql", "sql/monitoring/*.sql", "samples/*", "samples/expected/*", "samples/routing/*", "samples/routing/broken/*", "infra/*.md", "infra/**/*.tf", "infra/**/*.tftpl", "infra/**/*.yaml", "infra/**/*.md"]},
     include_package_data=True,
     install_requires=req("requirements"),
     extras_require={"api": req("api_requirements"), "databricks": req("databricks_requirements"),
-                    "local": req("local_requirements") + req("api_requirements") + req("databricks_requirements"),
-                    "dev": req("dev_requirements")},
-    entry_points={"console_scripts": req("console_scripts"), "nbdev": [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
+                    "local": req("local_requirements") + req("api_requirements") + req("databricks_requirements") + req("ocr_requirements"),
+                    "docling": req("docling_requirements"), "ocr": req("ocr_requirements"),
+                    "ocr_rapid": req("ocr_rapid_requirements"), "dev": req("dev_requirements")},
+    entry_points={"console_scripts": req("console_scripts"), "nbdev": [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],
+                  "idp_kit.enrichers": [f"{n} = idp_kit.enrichers.{n}:hook" for n in ("classification", "language", "invoice", "pii")]},
     zip_safe=False,
 )

@@ -17,8 +17,9 @@ from pydantic import BaseModel
 from .settings import AwsClients, Settings
 
 # %% auto #0
-__all__ = ['Rss', 'Drain', 'raw_drain', 'send_copies', 'queue_depth', 'wait_depth', 'upload_many', 'JobDrain', 'job_drain',
-           'Discovery', 'notified', 'listed', 'discovery', 'IngestBench', 'sample_body', 'bench_ingest']
+__all__ = ['Rss', 'process_cpu_s', 'CpuShare', 'Drain', 'raw_drain', 'send_copies', 'queue_depth', 'wait_depth', 'upload_many',
+           'JobDrain', 'job_drain', 'Discovery', 'notified', 'listed', 'discovery', 'IngestBench', 'sample_body',
+           'bench_ingest']
 
 # %% ../nbs/88_bench_ingest.ipynb #b899efa9
 class Rss:
@@ -33,6 +34,19 @@ class Rss:
         self.peak_mb = self.now_mb(); self._t = threading.Thread(target=self._sample, daemon=True); self._t.start(); return self
     def __exit__(self, *exc: object) -> None: self._stop.set(); self._t.join(); self.peak_mb = max(self.peak_mb, self.now_mb())
 
+# %% ../nbs/88_bench_ingest.ipynb #2182aa5e
+def process_cpu_s(pid: int) -> float:
+    "User + system CPU seconds process `pid` has used (Linux /proc), its threads included."
+    with open(f"/proc/{pid}/stat") as f: fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+class CpuShare:
+    "How much of one core process `pid` used while a `with` block ran: `share` (1.0 = one core all the time)."
+    def __init__(self, pid: int) -> None: self.pid, self.share = pid, 0.0
+    def __enter__(self) -> CpuShare: self._c, self._t = process_cpu_s(self.pid), time.perf_counter(); return self
+    def __exit__(self, *exc: object) -> None:
+        self.share = round((process_cpu_s(self.pid) - self._c) / max(time.perf_counter() - self._t, 1e-9), 2)
+
 # %% ../nbs/88_bench_ingest.ipynb #9afc0b26
 class Drain(BaseModel):
     "One drain of a queue."
@@ -41,6 +55,7 @@ class Drain(BaseModel):
     messages_per_s: float
     sqs_calls: int
     sqs_calls_per_message: float
+    stack_cpu_share: float | None = None  # the local stack's process (moto, Sail) during the drain, in cores
 
 def _drain(messages: int, seconds: float, calls: int) -> Drain:
     return Drain(messages=messages, seconds=round(seconds, 3), messages_per_s=round(messages / seconds, 2) if seconds else 0.0,
@@ -188,12 +203,14 @@ def bench_ingest(settings: Settings, messages: int = 2000, receivers: Sequence[i
         run_poller(st, spark, session=session)  # the TestEvent; tables created; the engine warm
         body = sample_body(clients, st, q)
         send_copies(sqs, q, body, messages); log(f"raw: draining {messages}")
-        raw = raw_drain(sqs, q, messages)
+        with CpuShare(stack.pid) as cpu: raw = raw_drain(sqs, q, messages)
+        raw.stack_cpu_share = cpu.share
         job = []
         for r in receivers:
             upload_many(clients("s3"), st.bucket, f"{st.watched_prefix}bench-r{r}/", messages); wait_depth(sqs, q, messages)
             log(f"job: draining {messages} with {r} receiver(s)")
-            job.append(job_drain(st, spark, session, r, messages))
+            with CpuShare(stack.pid) as cpu: job.append(job_drain(st, spark, session, r, messages))
+            job[-1].stack_cpu_share = cpu.share
         log("discovery")
         disc = discovery(clients, st, q, discovery_sizes)
     return _summary(messages, raw, job, settings.receivers, disc, time.perf_counter() - t0)

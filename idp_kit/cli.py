@@ -20,8 +20,8 @@ from .settings import Settings
 # %% auto #0
 __all__ = ['PROVISIONER_CHOICES', 'UsageError', 'cmd_schema', 'cmd_parse', 'cmd_events_decode', 'cmd_sql_render', 'cmd_local',
            'cmd_poll', 'poll_queues', 'cmd_provision', 'cmd_settings_from_terraform', 'cmd_build', 'cmd_upload',
-           'cmd_terraform_cli_config', 'cmd_simulate', 'cmd_api_keys', 'cmd_serve', 'api_client', 'cmd_submit',
-           'cmd_replay', 'cmd_redrive', 'cmd_runs', 'cmd_worker', 'cmd_tables', 'cmd_deploy_databricks',
+           'cmd_terraform_cli_config', 'cmd_simulate', 'cmd_validate', 'cmd_api_keys', 'cmd_serve', 'api_client',
+           'cmd_submit', 'cmd_replay', 'cmd_redrive', 'cmd_runs', 'cmd_worker', 'cmd_tables', 'cmd_deploy_databricks',
            'cmd_bench_ingest', 'cmd_openapi', 'cmd_bench_lambda_import', 'cmd_bench_api', 'build_parser', 'explain',
            'main']
 
@@ -36,19 +36,26 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 # %% ../nbs/90_cli.ipynb #17ff0715
+def _parse_line(name: str, doc: Any) -> str:
+    err = f" [{doc.errors[0].code.value}] {doc.errors[0].message}" if doc.errors else ""
+    where = f"  attachment {doc.parent.index} {doc.parent.part}" if doc.parent else name
+    return f"{where}: {doc.status.value} {doc.source.content_type} pages={doc.metrics.pages} elements={doc.metrics.elements}{err}"
+
 def cmd_parse(args: argparse.Namespace) -> int:
-    "Parse each file into a canonical document: JSON Lines with --json, else a short line per file."
-    from idp_kit.parsers import parse_file
+    "Route, parse and enrich each file (and the documents inside it): JSON Lines with --json, else a line per document."
+    from idp_kit.document_pipeline import Intelligence, process_file
+    from idp_kit.parsers import NAMED_PARSERS
     for f in args.files:
         if not Path(f).exists(): raise UsageError(f"parse: {f}: no such file")
         if not Path(f).is_file(): raise UsageError(f"parse: {f}: not a regular file")
+    if args.engine and args.engine not in NAMED_PARSERS:
+        raise UsageError(f"parse: --from {args.engine}: no such parser or engine adapter (one of {', '.join(sorted(NAMED_PARSERS))})")
+    intel = Intelligence.from_settings(Settings())
+    if intel.rules_error: raise UsageError(f"parse: IDP_ROUTING_RULES: {intel.rules_error}")
     for f in args.files:
-        try: doc = parse_file(f, max_bytes=args.max_bytes)
+        try: docs = process_file(f, intel, max_bytes=args.max_bytes, parser=args.engine)
         except OSError as e: raise UsageError(f"parse: {f}: cannot read it ({e.strerror or e})")
-        if args.json: print(doc.model_dump_json())
-        else:
-            err = f" [{doc.errors[0].code.value}] {doc.errors[0].message}" if doc.errors else ""
-            print(f"{f}: {doc.status.value} {doc.source.content_type} pages={doc.metrics.pages} elements={doc.metrics.elements}{err}")
+        for doc in docs: print(doc.model_dump_json() if args.json else _parse_line(f, doc))
     return 0
 
 # %% ../nbs/90_cli.ipynb #c844c032
@@ -177,6 +184,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         report = run_simulation(stack.settings, stack.spark(), stack.boto3_session(), copies=args.copies,
                                 source=Path(args.samples) if args.samples else None)
     print(json.dumps(report.model_dump(mode="json") | {"ok": report.ok}, indent=2) if args.json else format_report(report))
+    return 0 if report.ok else 1
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    "Run the validation suite over the sample corpus; write report.md and report.json; exit 1 when any check fails."
+    from idp_kit.simulation import samples_dir
+    from idp_kit.validation import run_validation, write_report
+    samples = Path(args.samples) if args.samples else samples_dir()
+    for part in ("expected", "routing"):
+        if not (samples / part).is_dir(): raise UsageError(f"validate: {samples}: no {part}/ folder (the corpus needs expected/ and routing/)")
+    report = run_validation(samples, stack=not args.no_stack, log=lambda s: print(f"idp-kit: validating {s}", file=sys.stderr))
+    md, js = write_report(report, args.report)
+    for g, (passed, total) in report.by_group().items(): print(f"{g}: {passed}/{total}")
+    for c in report.checks:
+        if not c.passed: print(f"FAILED [{c.group}] {c.name}: {c.detail}")
+    print(f"{'passed' if report.ok else 'FAILED'}: {sum(c.passed for c in report.checks)} of {len(report.checks)} checks; report {md}")
     return 0 if report.ok else 1
 
 # %% ../nbs/90_cli.ipynb #2afdcf61
@@ -364,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("files", nargs="+", help="files to parse")
     pp.add_argument("--json", action="store_true", help="print one canonical document per line (JSON Lines)")
     pp.add_argument("--max-bytes", type=_positive_int, default=None, help="refuse files larger than this")
+    pp.add_argument("--from", dest="engine", metavar="ENGINE", default=None,
+                    help="convert a saved engine response (textract, azure, docling), or force a parser by name")
     pp.set_defaults(fn=cmd_parse)
     ev = sub.add_parser("events", help="S3 event tools").add_subparsers(dest="events_command", required=True)
     de = ev.add_parser("decode", help="print the object references in a saved SQS message, SNS notification or S3 event")
@@ -432,6 +456,11 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--samples", help="directory of documents to upload instead of the bundled samples")
     si.add_argument("--provision", choices=PROVISIONER_CHOICES, help="how the stack is provisioned (see `local up`)")
     si.set_defaults(fn=cmd_simulate)
+    va = sub.add_parser("validate", help="run the validation suite: routing, parsing, enrichment and persistence of the sample corpus")
+    va.add_argument("--report", default=".idp-kit/validation", help="directory for report.md and report.json")
+    va.add_argument("--samples", help="a corpus directory (with expected/ and routing/) instead of the bundled one")
+    va.add_argument("--no-stack", action="store_true", help="parse in this process instead of through a fresh local stack")
+    va.set_defaults(fn=cmd_validate)
     se = sub.add_parser("settings", help="deployment settings").add_subparsers(dest="settings_command", required=True)
     ft = se.add_parser("from-terraform", help="print the IDP_* settings from an applied Terraform root's outputs")
     ft.add_argument("source", help="the applied root directory (e.g. infra/aws/examples/complete), or a file saved with `terraform output -json`")

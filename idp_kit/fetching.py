@@ -7,20 +7,19 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-import idp_kit
-from .canonical_schema import (CanonicalDocument, DocumentStatus, ErrorCode, ErrorInfo, ObjectRef, ParserInfo,
-                                      SourceMetadata)
-from .parsers import parse_bytes
+from .canonical_schema import CanonicalDocument, ErrorCode, ErrorInfo, ObjectRef, SourceMetadata
+from .document_pipeline import Intelligence, RouteFacts, process_bytes
+from .parsers import unread_document
 from .throttling import TokenBucket
 
 # %% auto #0
 __all__ = ['Fetched', 'VersionsDenied', 'classify_client_error', 'version_with_etag', 'fetch_object', 'source_for',
-           'too_large_document', 'build_document']
+           'build_documents', 'object_tags']
 
 # %% ../nbs/31_fetching.ipynb #6c34c6a5
 @dataclass
@@ -28,6 +27,7 @@ class Fetched:
     "The outcome of fetching one object."
     data: bytes | None = None
     content_type: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)  # the object's user metadata (`x-amz-meta-*`), for routing
     version_id: str | None = None
     etag: str | None = None
     sha256: str | None = None  # set even when the object was too large to keep in memory
@@ -68,7 +68,8 @@ def _get(s3: Any, kwargs: dict[str, str], ref: ObjectRef, max_bytes: int, bucket
     bucket.acquire()
     obj = s3.get_object(**kwargs)
     data, sha = _read_capped(obj["Body"], obj["ContentLength"], max_bytes)
-    return Fetched(data=data, content_type=obj.get("ContentType"), version_id=obj.get("VersionId") or ref.version_id,
+    return Fetched(data=data, content_type=obj.get("ContentType"), metadata=obj.get("Metadata") or {},
+                   version_id=obj.get("VersionId") or ref.version_id,
                    etag=(obj.get("ETag") or "").strip('"') or ref.etag, sha256=sha, size=obj["ContentLength"])
 
 # %% ../nbs/31_fetching.ipynb #a755d756
@@ -140,15 +141,17 @@ def source_for(ref: ObjectRef, fetched: Fetched) -> SourceMetadata:
                           size=fetched.size, declared_content_type=fetched.content_type, sha256=fetched.sha256,
                           event_name=ref.event_name, event_time=ref.event_time, sequencer=ref.sequencer)
 
-def too_large_document(ref: ObjectRef, fetched: Fetched, max_bytes: int) -> CanonicalDocument:
-    "The failed record of an object larger than `max_bytes`."
-    err = ErrorInfo(code=ErrorCode.too_large, stage="fetch",
-                    message=f"{ref.uri} is {fetched.size} bytes, over the {max_bytes}-byte limit (IDP_MAX_DOCUMENT_BYTES)")
-    return CanonicalDocument(document_id=ref.document_id, revision_id=fetched.sha256, source=source_for(ref, fetched),
-                             parser=ParserInfo(name="none", version=idp_kit.__version__), status=DocumentStatus.failed, errors=[err])
+def build_documents(ref: ObjectRef, fetched: Fetched, max_bytes: int, intel: Intelligence, facts: RouteFacts) -> list[CanonicalDocument]:
+    "The fetched object routed, parsed and enriched, then the documents inside it (never raises for bad content)."
+    if fetched.data is None: return [unread_document(source_for(ref, fetched), max_bytes, document_id=ref.document_id)]
+    return process_bytes(fetched.data, source_for(ref, fetched), intel, facts=facts, max_bytes=max_bytes, document_id=ref.document_id)
 
-def build_document(ref: ObjectRef, fetched: Fetched, max_bytes: int) -> CanonicalDocument:
-    "Parse fetched bytes into a canonical document (never raises for bad content)."
-    if fetched.data is None: return too_large_document(ref, fetched, max_bytes)
-    doc = parse_bytes(fetched.data, source_for(ref, fetched), max_bytes=max_bytes)
-    return doc if doc.document_id == ref.document_id else doc.model_copy(update={"document_id": ref.document_id})
+def object_tags(s3: Any, ref: ObjectRef, bucket: TokenBucket | None = None) -> dict[str, str] | Fetched:
+    "The object's tags (rules that match on tags need them), or the failed fetch that says why they could not be read."
+    (bucket or TokenBucket("s3", 0)).acquire()
+    kw = {"Bucket": ref.bucket, "Key": ref.key} | ({"VersionId": ref.version_id} if ref.version_id else {})
+    try: return {t["Key"]: t["Value"] for t in s3.get_object_tagging(**kw).get("TagSet", [])}
+    except ClientError as e:
+        f = classify_client_error(e, ref, bucket or TokenBucket("s3", 0))
+        if f.error.code == ErrorCode.access_denied: f.error.message += "; routing rules match on tags: grant s3:GetObjectTagging"
+        return f

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from .settings import Settings, aws_client
 from .throttling import TokenBucket
 from .tracking import RecordCode
+from .document_pipeline import Intelligence
 from .work_units import UnitOutcome, WorkUnit, process_units
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def run_worker(settings: Settings, units: str, *, outcomes: str | None = None, s
     text = units if units.lstrip().startswith("[") else read_text(s3, units)
     batch = [WorkUnit.model_validate(u) for u in json.loads(text)]
     results = process_units(batch, s3, max_bytes=settings.max_document_bytes, run_id=None, workers=settings.fetch_workers,
-                            bucket=TokenBucket("s3", settings.s3_rate_per_s))
+                            bucket=TokenBucket("s3", settings.s3_rate_per_s), intel=Intelligence.from_settings(settings))
     body = json.dumps([o.model_dump(mode="json") for o in results])
     target = outcomes or (outcomes_uri(units) if not units.lstrip().startswith("[") else None)
     if target: write_text(s3, target, body)

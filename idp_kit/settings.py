@@ -86,10 +86,16 @@ class Settings(BaseSettings):
     wait_time_s: int = Field(2, ge=0, le=SQS_MAX_WAIT_S)  # long polling; SQS allows at most 20 s
     max_document_bytes: int = Field(100 * 1024 * 1024, ge=1)
 
+    # Document intelligence (routing, OCR, enrichment)
+    routing_rules: Path | None = None  # the routing rule file (YAML, `nbs/samples/routing/rules.yaml` shows one); None = by content type
+    enrichers: str = "classification,language,invoice,pii"  # enrichment hooks in order (names, entry points or `module:callable`); "" = none
+    ocr_engine: str = "auto"  # the OCR engine for images and pages without text: `auto` picks the first one installed
+    max_child_documents: int = Field(100, ge=0)  # documents taken out of one document (email attachments); the rest are listed, not parsed
+
     # The ingestion job (micro-batches, receivers, claims, rate limits, bounded runs)
     poll_queues: tuple[str, ...] = ()  # queues one job consumes (names or URLs); empty = the ingest queue
     receivers: int = Field(2, ge=1, le=64)  # receiver threads per queue, each long-polling
-    micro_batch_messages: int = Field(250, ge=1, le=100_000)  # a micro-batch closes at this many messages ...
+    micro_batch_messages: int = Field(200, ge=1, le=100_000)  # a micro-batch closes at this many messages ...
     micro_batch_bytes: int = Field(256 * 2**20, ge=1)  # ... or this many object bytes (as the events declare them) ...
     micro_batch_wait_s: float = Field(10.0, gt=0, le=300)  # ... or this long after its first message
     max_held_messages: int | None = Field(None, ge=1)  # received and not yet deleted or released, at most; None = micro_batch_messages
@@ -324,9 +330,11 @@ def aws_client_kwargs(settings: Settings) -> dict[str, str]:
 
 # %% ../nbs/01_settings.ipynb #fed5e8fe
 def aws_client_config(settings: Settings) -> Config:
-    "The botocore configuration of every client: standard retries, bounded timeouts outlasting a long poll."
+    "The botocore configuration of every client: standard retries, bounded timeouts outlasting a long poll, a connection per thread."
     return Config(retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
                   connect_timeout=settings.aws_connect_timeout_s, read_timeout=settings.aws_read_timeout_s,
+                  # the fetch pool and the receivers share one client each: a pool smaller than its threads reconnects per call
+                  max_pool_connections=max(10, settings.fetch_workers, 4 * settings.receivers) + 4,
                   user_agent_extra=f"idp-kit/{idp_kit.__version__}")
 
 def aws_client(settings: Settings,  # region, endpoint and client configuration

@@ -148,9 +148,11 @@ def event_coverage(spark: Any, settings: Settings, uploads: list[Upload], queues
 def failure_details(spark: Any, settings: Settings) -> tuple[list[dict[str, str]], list[str], dict[str, int]]:
     "Each failed document (key, status, error), each key recorded as a duplicate delivery, and keys with several revisions."
     results = table_name(settings, RESULTS_TABLE)
-    fails = _group(spark, f"SELECT object_key AS key, status, error_code, error_message FROM {results} WHERE status <> 'parsed' ORDER BY object_key")
+    fails = _group(spark, f"SELECT COALESCE(object_key, document_id) AS key, status, error_code, error_message FROM {results} "
+                          "WHERE status <> 'parsed' ORDER BY 1")  # an attachment has no key of its own: its id
     dups = _group(spark, f"SELECT object_key FROM {table_name(settings, METADATA_TABLE)} WHERE status = 'duplicate' ORDER BY object_key")
-    revs = _group(spark, f"SELECT object_key, COUNT(*) AS n FROM {results} GROUP BY object_key HAVING COUNT(*) > 1 ORDER BY object_key")
+    revs = _group(spark, f"SELECT object_key, COUNT(*) AS n FROM {results} WHERE parent_document_id IS NULL "
+                         "GROUP BY object_key HAVING COUNT(*) > 1 ORDER BY object_key")
     return fails, [r["object_key"] for r in dups], {r["object_key"]: r["n"] for r in revs}
 
 # %% ../nbs/50_simulation.ipynb #dcdba45e

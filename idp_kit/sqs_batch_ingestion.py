@@ -23,6 +23,7 @@ import boto3
 import idp_kit
 from .canonical_schema import DocumentStatus, ObjectRef
 from .claims import Claim, claim_contents, content_key, release_claims, sweep, write_with_view
+from .document_pipeline import Intelligence
 from .events import REPROCESS_EVENT, DecodedMessage, MalformedMessage, compare_sequencers, decode_body, is_object_created, is_object_removed
 from .pipeline_status import PipelineStatus
 from .settings import AwsClients, Settings
@@ -72,6 +73,7 @@ class JobContext:
     engine_bucket: TokenBucket = field(default_factory=lambda: TokenBucket("engine", 0))
     jobs_bucket: TokenBucket = field(default_factory=lambda: TokenBucket("jobs", 0))
     workspace: Any = None  # a databricks-sdk WorkspaceClient for dispatch=jobs; None = one from the environment
+    intel: Intelligence = field(default_factory=Intelligence)  # routing rules and enrichment hooks, loaded once per run
     commits: CommitStats = field(default_factory=CommitStats)
     latencies: Latencies = field(default_factory=Latencies)
     sequence: int = 0  # micro-batches whose units were run (names dispatched files)
@@ -79,6 +81,7 @@ class JobContext:
     @classmethod
     def create(cls, settings: Settings, spark: Any, s3: Any, run_id: str, **kw: Any) -> JobContext:
         "A context with the token buckets `settings` configures."
+        kw.setdefault("intel", Intelligence.from_settings(settings))
         return cls(settings, spark, s3, run_id, s3_bucket=TokenBucket("s3", settings.s3_rate_per_s),
                    engine_bucket=TokenBucket("engine", settings.engine_rate_per_s), jobs_bucket=TokenBucket("jobs", settings.jobs_rate_per_s), **kw)
 
@@ -175,7 +178,7 @@ def _record_plan(h: Held, rec: Any, base: dict[str, Any], ctx: JobContext, state
     candidates = [s for s in state.stored if s.document_id == rec.ref.document_id and (h.replay_id is None or s.status == "parsed")]
     if not reprocess and (known := known_revision(rec.ref, candidates)): return duplicate_or_own(row, known)
     unit = WorkUnit(unit_id=f"{h.queue.name}|{h.message_id}|{rec.index}", ref=rec.ref, message_id=h.message_id,
-                    stored=[s.revision_id for s in candidates], force=reprocess)
+                    stored=[s.revision_id for s in candidates], force=reprocess, queue=h.queue.name)
     return Pending(row, unit, h)
 
 def plan_message(h: Held, decoded: DecodedMessage | MalformedMessage, ctx: JobContext, state: MicroBatchState) -> list[IngestionRecord | Pending]:
@@ -196,7 +199,8 @@ def plan_message(h: Held, decoded: DecodedMessage | MalformedMessage, ctx: JobCo
 
 # %% ../nbs/30_sqs_batch_ingestion.ipynb #82c62e42
 def _outcome_row(p: Pending, o: UnitOutcome) -> dict[str, Any]:
-    row = p.row | dict(fetch_ms=o.fetch_ms or None, parse_ms=o.parse_ms or None, worker_run_id=o.worker_run_id)
+    routed = {k: (o.result or {}).get(k) for k in ("route_parser", "route_rule")}  # the decision is in the document too
+    row = p.row | dict(fetch_ms=o.fetch_ms or None, parse_ms=o.parse_ms or None, worker_run_id=o.worker_run_id) | routed
     return row | (dict(version_id=o.version_id, etag=o.etag, revision_id=o.revision_id) if o.revision_id else {})
 
 def decide(p: Pending, o: UnitOutcome, ctx: JobContext, state: MicroBatchState) -> IngestionRecord:
@@ -209,6 +213,7 @@ def decide(p: Pending, o: UnitOutcome, ctx: JobContext, state: MicroBatchState) 
     if o.duplicate: return duplicate_or_own(row, next(s for s in state.stored if (s.document_id, s.revision_id) == key))
     if key in state.results: return IngestionRecord(**row, status=MessageStatus.duplicate, error_message="same revision earlier in this micro-batch")
     state.results[key] = o.result
+    for child in o.children: state.results[(child["document_id"], child["revision_id"])] = child  # attachments: documents of their own
     if o.document_status == DocumentStatus.parsed: return IngestionRecord(**row, status=MessageStatus.processed, error_message=o.note)
     code = o.result.get("error_code") or (RecordCode.unsupported_type if o.document_status == DocumentStatus.unsupported else RecordCode.parser_error)
     return IngestionRecord(**row, status=MessageStatus.failed, error_code=record_code(code),
@@ -288,7 +293,7 @@ def run_units(owned: list[Pending], ctx: JobContext) -> list[UnitOutcome]:
             ctx.engine_bucket.acquire()
             return process_units_on_engine(units, ctx.spark, s, run_id=ctx.run_id)
         case _: return process_units(units, ctx.s3, max_bytes=s.max_document_bytes, run_id=ctx.run_id, workers=s.fetch_workers,
-                                     bucket=ctx.s3_bucket, ready=(lambda i: begun[i].result()) if begun else None)
+                                     bucket=ctx.s3_bucket, intel=ctx.intel, ready=(lambda i: begun[i].result()) if begun else None)
 
 def process_micro_batch(helds: Sequence[Held], ctx: JobContext) -> BatchOutcome:
     "Settle every record of a micro-batch; nothing is written yet."
@@ -431,8 +436,8 @@ class IngestionRun:
 
 # %% ../nbs/30_sqs_batch_ingestion.ipynb #ecba70d4
 def _heartbeat(self: IngestionRun, force: bool = False) -> None:
-    "Renew the run's lease (and store its counters so far) every quarter lease."
-    if not force and time.monotonic() - self._beat < self.ctx.settings.run_lease_s / 4: return
+    "Renew the run's lease (and store its counters so far) every third of the lease."
+    if not force and time.monotonic() - self._beat < self.ctx.settings.run_lease_s / 3: return
     now = datetime.now(timezone.utc)
     self.summary.heartbeat_at, self.summary.lease_until = now, now + timedelta(seconds=self.ctx.settings.run_lease_s)
     self._fill()
@@ -520,14 +525,14 @@ IngestionRun._finish, IngestionRun.finish_previous = _finish, _finish_previous
 def _run(self: IngestionRun) -> RunSummary:
     "Sweep, work until a limit or a signal, then release, write the summary and return it."
     ctx, s = self.ctx, self.summary
-    swept = sweep(ctx.spark, ctx.settings, stats=ctx.commits)
-    s.detail = json.dumps({"queues": s.queue_name.split(","), "limits": vars(self.limits), "dispatch": ctx.settings.dispatch,
-                           "micro_batch_messages": ctx.settings.micro_batch_messages, "swept_runs": list(swept.abandoned),
-                           "released_claims": swept.released})
-    self.heartbeat(force=True)
-    log.info("run %s started on %s", ctx.run_id, s.queue_name, extra={"run_id": ctx.run_id, "queues": s.queue_name, "mode": s.mode.value})
-    self.inbox.start()
+    self.inbox.start()  # receiving overlaps the sweep; nothing is claimed before the run row below says `running`
     try:
+        swept = sweep(ctx.spark, ctx.settings, stats=ctx.commits)
+        s.detail = json.dumps({"queues": s.queue_name.split(","), "limits": vars(self.limits), "dispatch": ctx.settings.dispatch,
+                               "micro_batch_messages": ctx.settings.micro_batch_messages, "swept_runs": list(swept.abandoned),
+                               "released_claims": swept.released})
+        self.heartbeat(force=True)
+        log.info("run %s started on %s", ctx.run_id, s.queue_name, extra={"run_id": ctx.run_id, "queues": s.queue_name, "mode": s.mode.value})
         while self.step(): pass
         self.finish_previous()
         s.status = RunStatus.succeeded

@@ -118,6 +118,8 @@ class RecordCode(str, Enum):
     too_large = "too_large"; object_missing = "object_missing"; fetch_failed = "fetch_failed"
     access_denied = "access_denied"  # S3 refused the request: the job's role lacks a permission; retried
     invalid_reference = "invalid_reference"; parser_error = "parser_error"
+    ocr_unavailable = "ocr_unavailable"; invalid_override = "invalid_override"; invalid_rules = "invalid_rules"
+    hook_failed = "hook_failed"; hook_timeout = "hook_timeout"; engine_failed = "engine_failed"; engine_incomplete = "engine_incomplete"
 
 def record_code(code: ErrorCode | RecordCode | str) -> RecordCode:
     "The record code of a document error code (they share their values)."
@@ -172,6 +174,8 @@ class IngestionRecord(BaseModel):
     parse_ms: float | None = None
     worker_run_id: int | None = None
     replay_id: str | None = None
+    route_parser: str | None = None  # the parser or engine adapter routing chose for the record's document
+    route_rule: str | None = None  # the routing rule that decided, if one did
     updated_at: datetime = Field(default_factory=_utcnow)
 
 # %% ../nbs/20_tracking.ipynb #c22013f5
@@ -231,7 +235,10 @@ def result_row(doc: CanonicalDocument, *, message_id: str | None, run_id: str | 
                 parser_name=doc.parser.name, parser_version=doc.parser.version, pages=doc.metrics.pages,
                 elements=doc.metrics.elements, bytes=doc.metrics.bytes, parse_ms=doc.metrics.parse_ms,
                 schema_version=doc.schema_version, document_json=doc.model_dump_json(), message_id=message_id,
-                run_id=run_id, processed_at=doc.processed_at)
+                run_id=run_id, processed_at=doc.processed_at, parent_document_id=doc.parent.document_id if doc.parent else None,
+                document_class=(doc.routing.document_class if doc.routing and doc.routing.document_class else
+                                doc.classification.label if doc.classification and doc.classification.method != "content_type" else None),
+                route_parser=doc.routing.parser if doc.routing else None, route_rule=doc.routing.rule if doc.routing else None)
 
 # %% ../nbs/20_tracking.ipynb #335fb5c2
 def dedupe_by_key(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> list[dict[str, Any]]:

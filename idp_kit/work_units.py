@@ -14,7 +14,8 @@ from datetime import datetime
 from pydantic import BaseModel, field_validator
 
 from .canonical_schema import DocumentStatus, ObjectRef
-from .fetching import build_document, fetch_object
+from .document_pipeline import Intelligence, RouteFacts
+from .fetching import Fetched, build_documents, fetch_object, object_tags
 from .settings import MOTO_CREDENTIALS, Settings
 from .throttling import TokenBucket
 from .tracking import RecordCode, record_code, result_row
@@ -30,6 +31,7 @@ class WorkUnit(BaseModel):
     message_id: str
     stored: list[str] = []  # revisions of the document already stored as parsed: found again, they are duplicates
     force: bool = False  # parse even a stored revision (a reprocess the owner asked for)
+    queue: str | None = None  # the queue the record came from (routing rules may match on it)
 
 class UnitOutcome(BaseModel):
     "What fetching and parsing one unit gave."
@@ -45,6 +47,7 @@ class UnitOutcome(BaseModel):
     duplicate: bool = False  # the content is a revision already stored: not parsed
     note: str | None = None
     result: dict[str, Any] | None = None  # the `document_results` row (its document as JSON inside)
+    children: list[dict[str, Any]] = []  # the rows of the documents found inside it (email attachments)
     document_status: DocumentStatus | None = None
     fetch_ms: float = 0.0
     parse_ms: float = 0.0
@@ -56,13 +59,24 @@ class UnitOutcome(BaseModel):
         if v is None: return v
         return v | {k: datetime.fromisoformat(v[k]) for k in ("event_time", "processed_at") if isinstance(v.get(k), str)}
 
+    @field_validator("children")
+    @classmethod
+    def _child_timestamps(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]: return [cls._timestamps(r) for r in v]
+
 # %% ../nbs/32_work_units.ipynb #5ece599a
+def _facts(unit: WorkUnit, fetched: Fetched, s3: Any, intel: Intelligence, bucket: TokenBucket | None) -> RouteFacts | Fetched:
+    "What routing needs besides the bytes; the object's tags only when a rule matches on tags (a failed read instead, if it failed)."
+    tags = object_tags(s3, unit.ref, bucket) if intel.needs_tags else {}
+    return tags if isinstance(tags, Fetched) else RouteFacts(metadata=fetched.metadata, tags=tags, queue=unit.queue)
+
 def process_unit(unit: WorkUnit, s3: Any, *, max_bytes: int, run_id: str | None,
                  bucket: TokenBucket | None = None,  # the S3 rate limit
+                 intel: Intelligence | None = None,  # routing rules and enrichment hooks; None: by content type, no hooks
                 ) -> UnitOutcome:
-    "Fetch and parse one unit; never raises for bad content or a failed fetch."
-    out = UnitOutcome(unit_id=unit.unit_id)
+    "Fetch, route, parse and enrich one unit; never raises for bad content or a failed fetch."
+    out, intel = UnitOutcome(unit_id=unit.unit_id), intel or Intelligence()
     fetched = fetch_object(s3, unit.ref, max_bytes, bucket)
+    if not fetched.error and isinstance(facts := _facts(unit, fetched, s3, intel, bucket), Fetched): fetched = facts
     out.fetch_ms = fetched.fetch_ms
     if fetched.error:
         return out.model_copy(update=dict(error_code=record_code(fetched.error.code), error_message=fetched.error.message,
@@ -71,8 +85,9 @@ def process_unit(unit: WorkUnit, s3: Any, *, max_bytes: int, run_id: str | None,
                                      size=fetched.size or 0, note=fetched.note))
     if fetched.sha256 in unit.stored and not unit.force: return out.model_copy(update={"duplicate": True})
     t0 = time.perf_counter()
-    doc = build_document(unit.ref, fetched, max_bytes)
-    return out.model_copy(update=dict(result=result_row(doc, message_id=unit.message_id, run_id=run_id), document_status=doc.status,
+    doc, *inside = build_documents(unit.ref, fetched, max_bytes, intel, facts)
+    row = lambda d: result_row(d, message_id=unit.message_id, run_id=run_id)
+    return out.model_copy(update=dict(result=row(doc), children=[row(d) for d in inside], document_status=doc.status,
                                       parse_ms=(time.perf_counter() - t0) * 1000))
 
 # %% ../nbs/32_work_units.ipynb #208d7c11
@@ -83,14 +98,14 @@ def _guarded(unit: WorkUnit, s3: Any, **kw: Any) -> UnitOutcome:
                            error_message=f"{unit.ref.uri}: {type(e).__name__}: {e} (a bug in the kit: report it)")
 
 def process_units(units: Sequence[WorkUnit], s3: Any, *, max_bytes: int, run_id: str | None, workers: int = 8,
-                  bucket: TokenBucket | None = None,
+                  bucket: TokenBucket | None = None, intel: Intelligence | None = None,
                   ready: Callable[[int], Any] | None = None,  # called with a unit's index before its fetch (waits for its status write)
                  ) -> list[UnitOutcome]:
     "Every unit's outcome, in order, from a pool of `workers` threads."
     if not units: return []
     def one(i: int) -> UnitOutcome:
         if ready: ready(i)
-        return _guarded(units[i], s3, max_bytes=max_bytes, run_id=run_id, bucket=bucket)
+        return _guarded(units[i], s3, max_bytes=max_bytes, run_id=run_id, bucket=bucket, intel=intel)
     with concurrent.futures.ThreadPoolExecutor(min(workers, len(units)), thread_name_prefix="idp-fetch") as pool:
         return list(pool.map(one, range(len(units))))
 
@@ -102,12 +117,14 @@ def _arrow_processor(settings_json: str, credentials: dict[str, str] | None) -> 
     def process(batches: Iterable[Any]) -> Iterable[Any]:
         import boto3, pyarrow as pa
         from idp_kit.settings import Settings, aws_client
+        from idp_kit.document_pipeline import Intelligence
         settings = Settings.model_validate_json(settings_json)
+        intel = Intelligence.from_settings(settings)  # once per partition: rules compiled, hooks loaded
         s3 = aws_client(settings, "s3", boto3.Session(**credentials) if credentials else None)
         schema = pa.schema([("unit_id", pa.string()), ("outcome", pa.string())])
         for batch in batches:
             units = [WorkUnit.model_validate_json(u) for u in batch.column("unit").to_pylist()]
-            outs = [_guarded(u, s3, max_bytes=settings.max_document_bytes, run_id=None) for u in units]
+            outs = [_guarded(u, s3, max_bytes=settings.max_document_bytes, run_id=None, intel=intel) for u in units]
             yield pa.RecordBatch.from_pydict({"unit_id": [o.unit_id for o in outs], "outcome": [o.model_dump_json() for o in outs]}, schema=schema)
     return process
 

@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS ${schema}.raw_ingestion_metadata (
   parse_ms            DOUBLE    COMMENT 'Time spent parsing the object, in milliseconds',
   worker_run_id       BIGINT    COMMENT 'Databricks Jobs run that fetched and parsed the record (dispatch mode)',
   replay_id           STRING    COMMENT 'The replay (see ingestion_runs, mode replay) that sent this message again, if one did',
+  route_parser        STRING    COMMENT 'The parser or engine adapter routing chose for the document (auto: by content type)',
+  route_rule          STRING    COMMENT 'The routing rule that decided, if one did (the decision itself is in the document)',
   updated_at          TIMESTAMP COMMENT 'When the row was last written (UTC)'
 ) USING DELTA
 LOCATION '${location}/${schema}/raw_ingestion_metadata'
@@ -71,7 +73,11 @@ CREATE TABLE IF NOT EXISTS ${schema}.document_results (
   document_json       STRING    COMMENT 'The canonical document (JSON, see docs/canonical_document.schema.json)',
   message_id          STRING    COMMENT 'SQS message that first delivered this revision',
   run_id              STRING    COMMENT 'Poller run that wrote the row',
-  processed_at        TIMESTAMP COMMENT 'When the document was parsed (UTC)'
+  processed_at        TIMESTAMP COMMENT 'When the document was parsed (UTC)',
+  parent_document_id  STRING    COMMENT 'The document this one was found in (an email for its attachments); NULL for an object',
+  document_class      STRING    COMMENT 'The class routing or the classification hook gave the document',
+  route_parser        STRING    COMMENT 'The parser or engine adapter routing chose (auto: by content type)',
+  route_rule          STRING    COMMENT 'The routing rule that decided (its name), if one did; decided_by is in document_json'
 ) USING DELTA
 LOCATION '${location}/${schema}/document_results'
 COMMENT 'One row per document revision, keyed by (document_id, revision_id); a duplicate delivery never adds one';

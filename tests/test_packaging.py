@@ -10,7 +10,8 @@ from conftest import REPO
 
 CORE_MODULES = ["canonical_schema", "settings", "provisioning", "events", "parsers", "tracking", "claims", "throttling", "fetching",
                 "work_units", "job_dispatch", "sqs_transport", "sqs_batch_ingestion", "monitoring", "replay", "redrive", "logs",
-                "simulation", "cli"]
+                "simulation", "cli", "routing", "enrichment", "enrichers.classification", "enrichers.language", "enrichers.invoice",
+                "enrichers.pii", "adapters", "document_pipeline", "validation"]
 
 
 def requirements(key: str) -> list[str]:
