@@ -22,8 +22,8 @@ __all__ = ['PROVISIONER_CHOICES', 'UsageError', 'cmd_schema', 'cmd_parse', 'cmd_
            'cmd_poll', 'poll_queues', 'cmd_provision', 'cmd_settings_from_terraform', 'cmd_build', 'cmd_upload',
            'cmd_terraform_cli_config', 'cmd_simulate', 'cmd_validate', 'cmd_api_keys', 'cmd_serve', 'api_client',
            'cmd_submit', 'cmd_replay', 'cmd_redrive', 'cmd_runs', 'cmd_worker', 'cmd_tables', 'cmd_deploy_databricks',
-           'cmd_bench_ingest', 'cmd_openapi', 'cmd_bench_lambda_import', 'cmd_bench_api', 'build_parser', 'explain',
-           'main']
+           'cmd_bench_ingest', 'cmd_bench_parse', 'cmd_openapi', 'cmd_bench_lambda_import', 'cmd_bench_api',
+           'build_parser', 'explain', 'main']
 
 # %% ../nbs/90_cli.ipynb #58baa7b1
 class UsageError(Exception):
@@ -331,6 +331,19 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
         for d in report.discovery: print(f"{d.existing:>7} objects: notification {d.notification_s} s, listing {d.listing_s} s")
     return 0 if report.lost == 0 else 1
 
+def cmd_bench_parse(args: argparse.Namespace) -> int:
+    "Parsing speed per format, accuracy against reference texts, and the alternatives (OCR engines, pypdf) in one run."
+    from idp_kit.bench_parse import bench_parse
+    if args.directory and not Path(args.directory).is_dir(): raise UsageError(f"bench parse: {args.directory}: no such directory")
+    report = bench_parse(Path(args.directory) if args.directory else None, repeat=args.repeat)
+    if args.json: print(report.model_dump_json(indent=2)); return 0
+    for r in report.formats: print(f"{r.content_type:<72} {r.parser:<12} {r.documents:>3} docs {r.pages:>4} pages {r.pages_per_s:>9} pages/s")
+    for a in report.accuracy + report.ocr_alternatives:
+        print(f"{a.document:<28} {a.engine:<16} " + (f"recall {a.word_recall} precision {a.word_precision}" if a.note is None else a.note))
+    for r in report.pdf_alternatives: print(f"PDF {r.parser:<20} {r.pages:>4} pages {r.pages_per_s:>9} pages/s")
+    print(f"pypdf finds {report.pdf_agreement} of pypdfium2's words")
+    return 0
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     "Print the API's OpenAPI 3.1 document (the committed copy is docs/openapi.json)."
     from idp_kit.document_processing_api import openapi_document
@@ -514,6 +527,11 @@ def build_parser() -> argparse.ArgumentParser:
     bi.add_argument("--discovery", default="1000,10000,50000", help="bucket sizes for discovery, comma-separated ('' skips it)")
     bi.add_argument("--json", action="store_true")
     bi.set_defaults(fn=cmd_bench_ingest)
+    bp = be.add_parser("parse", help="parsing speed per format, accuracy against reference texts, OCR engines and PDF libraries compared")
+    bp.add_argument("directory", nargs="?", help="documents to parse (default: the sample corpus)")
+    bp.add_argument("--repeat", type=_positive_int, default=3, help="time each parse this many times; the fastest counts (default 3)")
+    bp.add_argument("--json", action="store_true")
+    bp.set_defaults(fn=cmd_bench_parse)
     bl = be.add_parser("lambda-import", help="import time of each handler from the Lambda zip, in a clean interpreter")
     bl.add_argument("--zip", default="dist/idp_kit_lambda.zip", help="the zip `idp-kit build` wrote")
     bl.add_argument("--repeat", type=_positive_int, default=3, help="fresh interpreters per handler; the median is kept")
