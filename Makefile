@@ -6,6 +6,11 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
 .PHONY: demo test venv install-local install-dev sync-check nbdev-test pytest clean
 
+## Third-party test data is used in place, never copied in: `shared/fixtures` beside this checkout, or beside the
+## repository it was cloned from (a fresh clone elsewhere); set SHARED_FIXTURES to point at it directly.
+ORIGIN := $(shell git remote get-url origin 2>/dev/null)
+export SHARED_FIXTURES ?= $(firstword $(wildcard $(abspath $(CURDIR)/../shared/fixtures) $(if $(ORIGIN),$(abspath $(ORIGIN)/../shared/fixtures))))
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade "pip>=24" "setuptools>=70" wheel

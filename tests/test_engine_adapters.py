@@ -11,6 +11,7 @@ expectations are computed from the JSON in the test itself.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -27,7 +28,10 @@ from idp_kit.parsers.detection import DocumentError
 from idp_kit.parsers.registry import squash
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = next((p / "shared" / "fixtures" for p in REPO.parents if (p / "shared" / "fixtures").is_dir()), None)
+# The shared third-party fixtures, used in place: SHARED_FIXTURES (the Makefile sets it, from beside the repository or
+# beside the repository it was cloned from), else a `shared/fixtures` beside a parent folder.
+SHARED = (Path(os.environ["SHARED_FIXTURES"]) if os.environ.get("SHARED_FIXTURES")
+          else next((p / "shared" / "fixtures" for p in REPO.parents if (p / "shared" / "fixtures").is_dir()), None))
 TEXTRACT = SHARED / "textract" if SHARED else None
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -35,7 +39,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def textract_files() -> list[Path]:
     "Every Textract fixture; a missing directory fails the run rather than skipping the promise."
     if TEXTRACT is None or not TEXTRACT.is_dir():
-        pytest.fail("shared/fixtures/textract is not beside the repository: the Textract adapter cannot be checked")
+        pytest.fail(f"no shared/fixtures/textract (SHARED_FIXTURES={os.environ.get('SHARED_FIXTURES')!r}): the Textract adapter cannot be checked")
     return sorted(TEXTRACT.glob("*.json"))
 
 
