@@ -102,7 +102,10 @@ def test_kill_9_at_random_points_then_a_restart_stores_every_revision_exactly_on
 
 def test_a_poison_message_reaches_the_dlq_after_max_receive_count_attempts_each_recorded_then_redrive_fixes_it(stack, aws):
     settings = stack.settings.replace(delta_schema="fault_poison")
-    # GIVEN an upload that cannot be read (a bucket policy denies it: transient, retried)
+    # GIVEN queues emptied of what earlier tests left (a killed run's messages reach maxReceiveCount and move on their own)
+    for q in (settings.ingest_queue, settings.dlq_name(settings.ingest_queue)):
+        aws("sqs").purge_queue(QueueUrl=aws("sqs").get_queue_url(QueueName=q)["QueueUrl"])
+    # AND an upload that cannot be read (a bucket policy denies it: transient, retried)
     key = "incoming/poison/locked.txt"
     aws("s3").put_object(Bucket=settings.bucket, Key=key, Body=b"locked away")
     deny = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
