@@ -20,6 +20,7 @@ from .canonical_schema import CanonicalDocument, DocumentStatus, ErrorCode
 from .document_pipeline import Intelligence, process_file
 from .enrichment import Hook, load_enrichers
 from .parsers import ParsedContent, register_parser
+from .parsers.registry import squash
 from .routing import RouteInput, load_rules
 from .settings import Settings
 
@@ -86,10 +87,10 @@ def check_routing(rules_path: Path, cases_path: Path) -> list[Check]:
         out.append(check("routing", case["name"], {"decision": case["decision"], "refused": case.get("refused", [])}, got))
     return out
 
-# %% ../nbs/52_validation.ipynb #58e47751
+# %% ../nbs/52_validation.ipynb #b0bd1f10
 _PII_KINDS = {"email", "phone", "iban", "credit_card", "ahv", "ssn", "ip"}
 
-def _squash(s: str) -> str: return re.sub(r"\s+", " ", s).strip().lower()
+def _squash(s: str) -> str: return squash(s).lower()
 
 OCR_CHAR_ERRORS = 1 / 7  # an expected phrase counts as found in OCR'd text with at most this share of characters wrong (at least one)
 OCR_RECALL = 0.6  # on OCR'd documents, the share of expected fields and PII a hook must recover exactly ...

@@ -18,8 +18,8 @@ from ..canonical_schema import ErrorCode
 # %% auto #0
 __all__ = ['PDF', 'DOCX', 'XLSX', 'PPTX', 'HTML', 'CSV', 'TSV', 'MARKDOWN', 'TEXT', 'XML', 'ZIP', 'EMAIL', 'OLE', 'EMPTY',
            'BINARY', 'ZIP_ERRORS', 'SNIFF_BYTES', 'MAX_EXPANDED_BYTES', 'MAX_COMPRESSION_RATIO', 'MAX_ZIP_ENTRIES',
-           'suffix_of', 'type_from_name', 'bom_encoding', 'DocumentError', 'first_utf8_error', 'text_encoding',
-           'sniff_delimiter', 'detect_content_type', 'decode_text', 'check_zip_package']
+           'suffix_of', 'type_from_name', 'extension_for', 'bom_encoding', 'DocumentError', 'first_utf8_error',
+           'text_encoding', 'sniff_delimiter', 'detect_content_type', 'decode_text', 'check_zip_package']
 
 # %% ../../nbs/11_content_detection.ipynb #9701ef5b
 PDF = "application/pdf"
@@ -53,6 +53,10 @@ def suffix_of(name: str | None) -> str: return Path(name).suffix.lower() if name
 def type_from_name(name: str | None) -> str | None:
     "The content type a file name claims through its extension, or None when the extension is unknown."
     return _EXTENSION_TYPES.get(suffix_of(name))
+
+def extension_for(content_type: str) -> str:
+    "The usual extension of `content_type` (the first the table lists for it), or '' when the kit knows none."
+    return next((ext for ext, t in _EXTENSION_TYPES.items() if t == content_type), "")
 
 # %% ../../nbs/11_content_detection.ipynb #4fdc405e
 _MAGIC: tuple[tuple[bytes, str], ...] = (

@@ -15,7 +15,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
 
 from ..canonical_schema import Element, ErrorCode, ExtractedField, KeyValue, ListItem, Paragraph, Title
-from .detection import _EXTENSION_TYPES, EMAIL, DocumentError, text_encoding
+from .detection import EMAIL, DocumentError, extension_for, text_encoding
 from .html import parse_html
 from .registry import ChildPart, ParsedContent, library_versions, register_parser, single_page, squash
 
@@ -92,9 +92,6 @@ def _text_elements(text: str) -> list[Element]:
     return [Paragraph(text="\n".join(l.rstrip() for l in b.strip("\n").split("\n"))) for b in blocks if b.strip()]
 
 # %% ../../nbs/13b_email_parser.ipynb #a26dfed0
-_TYPE_EXTENSIONS: dict[str, str] = {}
-for _ext, _mime in _EXTENSION_TYPES.items(): _TYPE_EXTENSIONS.setdefault(_mime, _ext)  # first extension per type wins
-_TYPE_EXTENSIONS["message/global"] = ".eml"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def _safe_name(name: str | None) -> str | None:
@@ -114,7 +111,8 @@ def _part_name(part: Message, path: str) -> str:
         if name and "=?" in name: name = str(make_header(decode_header(name)))  # RFC 2047 words policy left encoded
     except Exception: name = None  # an unparseable Content-Disposition or encoded word: fall back to the path
     name = _safe_name(name)
-    return name or f"part-{path}{_TYPE_EXTENSIONS.get(part.get_content_type(), '')}"
+    ctype = part.get_content_type()
+    return name or f"part-{path}{'.eml' if ctype == 'message/global' else extension_for(ctype)}"
 
 # %% ../../nbs/13b_email_parser.ipynb #d5e7f379
 _SIGNATURES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"})
